@@ -106,6 +106,15 @@ class Strategy:
     def validate_status_update(self, new: Obj, old: Obj) -> list[FieldError]:
         return []
 
+    #: DELETE answers with the object (pods, services) instead of a Success Status, as upstream does.
+    return_deleted_object: bool = False
+    #: PUT of a missing object creates it (upstream's AllowCreateOnUpdate).
+    allow_create_on_update: bool = False
+
+    def deletion_grace(self, obj: Obj, requested: int | None) -> int:
+        """Seconds an object stays marked for deletion before it goes (pods on a node); 0 = now."""
+        return 0
+
     def selectable_fields(self, obj: Obj) -> dict[str, str]:
         """Fields a fieldSelector may use, beyond metadata.name and metadata.namespace."""
         return {}

@@ -1,0 +1,178 @@
+"""The ASGI application: authentication, health, version, discovery, OpenAPI and resource URLs.
+
+A plain ASGI app (Starlette routing), so uvicorn and hypercorn serve the same object.
+"""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from facade import errors
+from facade.discovery import AGGREGATED_V2, AGGREGATED_V2BETA1, Discovery
+from facade.errors import APIError
+from facade.handlers import ResourceHandler, json_response, status_response
+from facade.rest import RestStore
+from facade.schemas import KUBERNETES_VERSION
+
+log = logging.getLogger("kubefacade")
+
+ALL_METHODS = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+ANONYMOUS_PATHS = ("/healthz", "/livez", "/readyz", "/version")
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def version_info() -> dict[str, str]:
+    major, minor, _ = KUBERNETES_VERSION.split(".")
+    return {
+        "major": major,
+        "minor": minor,
+        "gitVersion": f"v{KUBERNETES_VERSION}+kubefacade",
+        "gitCommit": "kubefacade",
+        "gitTreeState": "clean",
+        "buildDate": "2026-11-26T00:00:00Z",
+        "goVersion": "go1.23.0",
+        "compiler": "gc",
+        "platform": "linux/amd64",
+    }
+
+
+class TokenAuth:
+    """Bearer-token authentication; 401 Unauthorized Status for anything else (health endpoints aside)."""
+
+    def __init__(self, app: ASGIApp, token: str | None) -> None:
+        self.app = app
+        self.expected = f"Bearer {token}".encode() if token else None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if self.expected is not None and scope["type"] in ("http", "websocket"):
+            path = scope["path"]
+            if not path.startswith(ANONYMOUS_PATHS):
+                given = b""
+                for k, v in scope["headers"]:
+                    if k == b"authorization":
+                        given = v
+                        break
+                if not hmac.compare_digest(given, self.expected):
+                    if scope["type"] == "http":
+                        resp = status_response(errors.unauthorized())
+                        await resp(scope, receive, send)
+                    else:
+                        await send({"type": "websocket.close", "code": 1008})
+                    return
+        await self.app(scope, receive, send)
+
+
+def _safe(endpoint: Endpoint) -> Endpoint:
+    """Every failure becomes a Status: APIError as itself, anything unexpected as a logged 500."""
+
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await endpoint(request)
+        except APIError as e:
+            return status_response(e)
+        except Exception as e:  # noqa: BLE001 - the last line of defence; logged with its traceback
+            log.error("internal error on %s %s: %s", request.method, request.url.path, traceback.format_exc())
+            return status_response(errors.internal(f"{type(e).__name__}: {e}"))
+
+    return wrapped
+
+
+def _wants_aggregated(request: Request) -> str | None:
+    accept = request.headers.get("accept", "")
+    if "as=APIGroupDiscoveryList" not in accept:
+        return None
+    for part in accept.split(","):
+        p = part.replace(" ", "")
+        if "as=APIGroupDiscoveryList" in p and "g=apidiscovery.k8s.io" in p:
+            if "v=v2beta1" in p:
+                return AGGREGATED_V2BETA1
+            if "v=v2" in p:
+                return AGGREGATED_V2
+    return None
+
+
+def build_app(rest: RestStore, token: str | None = None, server_address: str = "") -> ASGIApp:
+    discovery = Discovery(rest.table, server_address)
+    resources = ResourceHandler(rest)
+    ready = {"ok": True}
+
+    async def health(request: Request) -> Response:
+        name = request.url.path.strip("/").split("/")[0]
+        if "verbose" in request.query_params:
+            return PlainTextResponse(f"[+]ping ok\n[+]etcd ok\n{name} check passed\n")
+        return PlainTextResponse("ok" if ready["ok"] else "not ready", 200 if ready["ok"] else 500)
+
+    async def version(request: Request) -> Response:
+        return json_response(orjson.dumps(version_info()))
+
+    async def api(request: Request) -> Response:
+        path = request.url.path.rstrip("/")
+        parts = path.strip("/").split("/")
+        if request.method == "GET":
+            agg = _wants_aggregated(request)
+            if path in ("/api", "/apis") and agg:
+                api_version = "apidiscovery.k8s.io/" + ("v2beta1" if agg == AGGREGATED_V2BETA1 else "v2")
+                body = discovery.aggregated(path == "/api", api_version)
+                return Response(body, media_type=agg)
+            if path == "/api":
+                return json_response(discovery.api())
+            if path == "/apis":
+                return json_response(discovery.apis())
+            if parts[0] == "api" and len(parts) == 2:
+                body = discovery.resource_list("", parts[1])
+                return json_response(body) if body else resources.not_found(path)
+            if parts[0] == "apis" and len(parts) == 2:
+                body = discovery.group(parts[1])
+                return json_response(body) if body else resources.not_found(path)
+            if parts[0] == "apis" and len(parts) == 3:
+                body = discovery.resource_list(parts[1], parts[2])
+                return json_response(body) if body else resources.not_found(path)
+        return await resources(request)
+
+    async def openapi(request: Request) -> Response:
+        from facade import openapi as oa
+
+        path = request.url.path
+        if path == "/openapi/v2":
+            return json_response(oa.openapi_v2(rest.table))
+        if path in ("/openapi/v3", "/openapi/v3/"):
+            return json_response(oa.openapi_v3_index(rest.table))
+        doc = oa.openapi_v3_document(rest.table, path[len("/openapi/v3/"):])
+        if doc is None:
+            return resources.not_found(path)
+        return json_response(doc)
+
+    async def not_found(request: Request) -> Response:
+        return resources.not_found(request.url.path)
+
+    routes = [
+        Route("/healthz", _safe(health)),
+        Route("/livez", _safe(health)),
+        Route("/readyz", _safe(health)),
+        Route("/healthz/{rest:path}", _safe(health)),
+        Route("/livez/{rest:path}", _safe(health)),
+        Route("/readyz/{rest:path}", _safe(health)),
+        Route("/version", _safe(version)),
+        Route("/api", _safe(api), methods=ALL_METHODS),
+        Route("/apis", _safe(api), methods=ALL_METHODS),
+        Route("/api/{rest:path}", _safe(api), methods=ALL_METHODS),
+        Route("/apis/{rest:path}", _safe(api), methods=ALL_METHODS),
+        Route("/openapi/{rest:path}", _safe(openapi)),
+        Route("/{rest:path}", _safe(not_found), methods=ALL_METHODS),
+    ]
+    app: Any = Starlette(routes=routes)
+    app.state.rest = rest
+    app.state.ready = ready
+    return TokenAuth(app, token)

@@ -1,0 +1,48 @@
+"""The `kubefacade` command: serve, bench."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from facade.server import ServeOptions, run
+
+    return run(ServeOptions(
+        host=args.host,
+        port=args.port,
+        data_dir=Path(args.data_dir).expanduser(),
+        kubeconfig=Path(args.kubeconfig).expanduser() if args.kubeconfig else None,
+        server=args.server,
+        http2=args.http2,
+        log_level=args.log_level,
+    ))
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["bench"]:
+        from conformance.bench import main as bench_main
+
+        return bench_main(argv[1:])
+    parser = argparse.ArgumentParser(prog="kubefacade", description="A Kubernetes-compatible API server.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="serve the Kubernetes API over HTTPS")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=6443)
+    serve.add_argument("--data-dir", default="~/.kubefacade", help="certificates, token and kubeconfig")
+    serve.add_argument("--kubeconfig", default="", help="where to write the kubeconfig (default DATA_DIR/kubeconfig)")
+    serve.add_argument("--server", choices=("uvicorn", "hypercorn"), default="uvicorn",
+                       help="HTTP server: uvicorn (fastest HTTP/1.1) or hypercorn")
+    serve.add_argument("--http2", action="store_true", help="serve HTTP/2 too (ALPN h2), through hypercorn")
+    serve.add_argument("--log-level", default="warning")
+    serve.set_defaults(func=_serve)
+    sub.add_parser("bench", help="benchmark any cluster: kubefacade bench --help")
+    args = parser.parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,197 @@
+"""``metadata.managedFields`` for Update operations, in the FieldsV1 ``f:``/``k:``/``v:`` notation.
+
+A field set is a Python ``set`` of paths; a path is a tuple of FieldsV1 tokens such as
+``("f:spec", "f:containers", 'k:{"name":"web"}', "f:image")``. Leaves and list items / maps that are
+themselves members are in the set; ``to_fields_v1`` writes the members that have children as
+``".": {}``, as structured-merge-diff does.
+
+An Update by manager M takes ownership of every field it changed (compared with the stored object),
+and those fields leave every other manager's set; sets that become empty are dropped.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+
+from facade import schemas
+
+Path = tuple[str, ...]
+
+_IGNORED_META = {
+    "name",
+    "namespace",
+    "uid",
+    "resourceVersion",
+    "generation",
+    "creationTimestamp",
+    "deletionTimestamp",
+    "deletionGracePeriodSeconds",
+    "managedFields",
+    "selfLink",
+}
+
+
+def _key_token(item: dict[str, Any], keys: list[str]) -> str:
+    picked = {k: item.get(k) for k in sorted(keys) if k in item}
+    return "k:" + orjson.dumps(picked).decode()
+
+
+def _walk(value: Any, node: schemas.Node | None, path: Path, out: dict[Path, Any]) -> None:
+    if isinstance(value, dict) and node is not None and not schemas.is_open_object(node) or (
+        isinstance(value, dict) and node is None
+    ):
+        resolved = schemas.resolve(node) if node is not None else {}
+        is_map = node is not None and "additionalProperties" in resolved and "properties" not in resolved
+        if path and (is_map or schemas.map_type(node) == "atomic"):
+            out[path] = None
+            if schemas.map_type(node) == "atomic":
+                out[path] = value
+                return
+        for k, v in value.items():
+            _walk(v, schemas.field(node, k) if node is not None else None, (*path, "f:" + k), out)
+        return
+    if isinstance(value, list) and node is not None:
+        ltype = schemas.list_type(node)
+        item_node = schemas.items(node)
+        if ltype == "map":
+            keys = schemas.list_map_keys(node)
+            for item in value:
+                if not isinstance(item, dict):
+                    out[path] = value
+                    return
+            for item in value:
+                p = (*path, _key_token(item, keys))
+                out[p] = None
+                for k, v in item.items():
+                    _walk(v, schemas.field(item_node, k), (*p, "f:" + k), out)
+            return
+        if ltype == "set":
+            for item in value:
+                out[(*path, "v:" + orjson.dumps(item).decode())] = item
+            return
+    out[path] = value
+
+
+def field_paths(obj: dict[str, Any], schema: schemas.Node | None, only: tuple[str, ...] | None = None,
+                skip: tuple[str, ...] = ()) -> dict[Path, Any]:
+    """Every managed path of ``obj`` with its leaf value (None for inner members)."""
+    out: dict[Path, Any] = {}
+    for top, value in obj.items():
+        if top in ("apiVersion", "kind") or top in skip or (only is not None and top not in only):
+            continue
+        node = schemas.field(schema, top) if schema is not None else None
+        if top == "metadata" and isinstance(value, dict):
+            for k, v in value.items():
+                if k in _IGNORED_META:
+                    continue
+                _walk(v, schemas.field(node, k) if node is not None else None, ("f:metadata", "f:" + k), out)
+            continue
+        _walk(value, node, ("f:" + top,), out)
+    return out
+
+
+def to_fields_v1(paths: set[Path]) -> dict[str, Any]:
+    root: dict[str, Any] = {}
+    for p in sorted(paths):
+        cur = root
+        for tok in p:
+            cur = cur.setdefault(tok, {})
+    for p in paths:
+        cur = root
+        for tok in p:
+            cur = cur[tok]
+        if cur and "." not in cur:
+            cur["."] = {}
+    return _sorted(root)
+
+
+def _sorted(tree: dict[str, Any]) -> dict[str, Any]:
+    return {k: _sorted(tree[k]) for k in sorted(tree, key=lambda t: (t != ".", t))}
+
+
+def from_fields_v1(tree: dict[str, Any], prefix: Path = ()) -> set[Path]:
+    out: set[Path] = set()
+    for tok, sub in tree.items():
+        if tok == ".":
+            out.add(prefix)
+            continue
+        p = (*prefix, tok)
+        if not sub:
+            out.add(p)
+        else:
+            out |= from_fields_v1(sub, p)
+    return out
+
+
+def update_managed_fields(
+    new: dict[str, Any],
+    old: dict[str, Any] | None,
+    manager: str,
+    api_version: str,
+    schema: schemas.Node | None,
+    now: str,
+    subresource: str = "",
+    status_fields: tuple[str, ...] = (),
+) -> None:
+    """Record an Update by ``manager`` in ``new['metadata']['managedFields']`` (in place)."""
+    only = status_fields if subresource == "status" else None
+    skip = () if subresource == "status" else status_fields
+    new_paths = field_paths(new, schema, only, skip)
+    old_paths = field_paths(old, schema, only, skip) if old is not None else {}
+    changed = {p for p, v in new_paths.items() if p not in old_paths or old_paths[p] != v}
+    removed = set(old_paths) - set(new_paths)
+    meta = new.setdefault("metadata", {})
+    entries: list[dict[str, Any]] = list(meta.get("managedFields") or (old or {}).get("metadata", {}).get(
+        "managedFields") or [])
+    if not changed and not removed and any(
+        e.get("manager") == manager and e.get("operation") == "Update" for e in entries
+    ):
+        meta["managedFields"] = entries
+        return
+    result: list[dict[str, Any]] = []
+    mine: set[Path] = set(changed)
+    for e in entries:
+        try:
+            owned = from_fields_v1(e.get("fieldsV1") or {})
+        except AttributeError:
+            owned = set()
+        same = (
+            e.get("manager") == manager
+            and e.get("operation") == "Update"
+            and e.get("apiVersion") == api_version
+            and (e.get("subresource") or "") == subresource
+        )
+        if same:
+            mine |= owned
+            continue
+        if (e.get("subresource") or "") == subresource:
+            owned -= changed | removed
+        if owned:
+            e = dict(e)
+            e["fieldsV1"] = to_fields_v1(owned)
+            result.append(e)
+    mine = {p for p in mine if p in new_paths}
+    if mine or not result:
+        entry: dict[str, Any] = {
+            "manager": manager,
+            "operation": "Update",
+            "apiVersion": api_version,
+            "time": now,
+            "fieldsType": "FieldsV1",
+            "fieldsV1": to_fields_v1(mine),
+        }
+        if subresource:
+            entry["subresource"] = subresource
+        if mine:
+            result.append(entry)
+    if result:
+        meta["managedFields"] = result
+    else:
+        meta.pop("managedFields", None)
+
+
+def manager_from_user_agent(user_agent: str) -> str:
+    """kube-apiserver's default manager name: the user agent up to its first '/' (at most 128 chars)."""
+    return (user_agent.split("/", 1)[0] or "unknown")[:128]

@@ -1,0 +1,124 @@
+"""`kubefacade serve`: certificates, kubeconfig, store, bootstrap, then uvicorn or hypercorn over TLS."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from facade.app import build_app
+from facade.bootstrap import bootstrap
+from facade.kinds import builtin_table
+from facade.kubeconfig import ensure_token, write_kubeconfig
+from facade.rest import RestStore
+from facade.tls import ensure_certificates
+from storage.memory import MemoryStore
+
+log = logging.getLogger("kubefacade")
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 6443
+    data_dir: Path = Path.home() / ".kubefacade"
+    kubeconfig: Path | None = None
+    server: str = "uvicorn"  # uvicorn (HTTP/1.1, fastest) or hypercorn (HTTP/1.1 + HTTP/2 via ALPN)
+    http2: bool = False
+    log_level: str = "warning"
+
+
+def _client_host(host: str) -> str:
+    if host in ("0.0.0.0", ""):
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host
+
+
+async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
+    """Everything but the listening socket: returns (ASGI app, rest store, kubeconfig path)."""
+    opts.data_dir.mkdir(parents=True, exist_ok=True)
+    ca_crt, _, _ = ensure_certificates(opts.data_dir, opts.host)
+    token = ensure_token(opts.data_dir)
+    kubeconfig = opts.kubeconfig or opts.data_dir / "kubeconfig"
+    write_kubeconfig(kubeconfig, f"https://{_client_host(opts.host)}:{opts.port}", ca_crt, token)
+    rest = RestStore(MemoryStore(), builtin_table())
+    await bootstrap(rest, "127.0.0.1" if opts.host in ("0.0.0.0", "::") else opts.host.strip("[]"), opts.port)
+    app = build_app(rest, token, f"{_client_host(opts.host)}:{opts.port}")
+    return app, rest, kubeconfig
+
+
+async def _serve_uvicorn(app: Any, opts: ServeOptions) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(
+        app,
+        host=opts.host,
+        port=opts.port,
+        ssl_certfile=str(opts.data_dir / "server.crt"),
+        ssl_keyfile=str(opts.data_dir / "server.key"),
+        http="httptools",
+        loop="none",
+        lifespan="off",
+        log_level=opts.log_level,
+        access_log=False,
+        timeout_keep_alive=120,
+        backlog=4096,
+    )
+    server = uvicorn.Server(config)
+    await server.serve()
+
+
+async def _serve_hypercorn(app: Any, opts: ServeOptions) -> None:
+    from hypercorn.asyncio import serve
+    from hypercorn.config import Config
+
+    config = Config()
+    config.bind = [f"{_client_host(opts.host) if opts.host not in ('0.0.0.0', '::') else opts.host}:{opts.port}"]
+    config.certfile = str(opts.data_dir / "server.crt")
+    config.keyfile = str(opts.data_dir / "server.key")
+    config.alpn_protocols = ["h2", "http/1.1"] if opts.http2 else ["http/1.1"]
+    config.loglevel = opts.log_level.upper()
+    config.accesslog = None
+    config.keep_alive_timeout = 120
+    config.h2_max_concurrent_streams = 1000
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+
+
+async def serve(opts: ServeOptions) -> None:
+    app, _rest, kubeconfig = await build(opts)
+    print(f"export KUBECONFIG={kubeconfig}", flush=True)
+    print(f"kubefacade serving Kubernetes v1.32 API on https://{_client_host(opts.host)}:{opts.port} "
+          f"({'hypercorn' if opts.server == 'hypercorn' or opts.http2 else 'uvicorn'})", file=sys.stderr, flush=True)
+    if opts.server == "hypercorn" or opts.http2:
+        await _serve_hypercorn(app, opts)
+    else:
+        await _serve_uvicorn(app, opts)
+
+
+def run(opts: ServeOptions) -> int:
+    logging.basicConfig(level=getattr(logging, opts.log_level.upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    try:
+        import uvloop
+
+        runner: Any = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+    if os.environ.get("KUBEFACADE_NO_UVLOOP"):
+        runner = asyncio.run
+    try:
+        runner(serve(opts))
+    except KeyboardInterrupt:
+        pass
+    return 0
