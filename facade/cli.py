@@ -18,6 +18,7 @@ def _serve(args: argparse.Namespace) -> int:
         server=args.server,
         http2=args.http2,
         log_level=args.log_level,
+        controllers=not args.no_controllers,
     ))
 
 
@@ -38,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="HTTP server: uvicorn (fastest HTTP/1.1) or hypercorn")
     serve.add_argument("--http2", action="store_true", help="serve HTTP/2 too (ALPN h2), through hypercorn")
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument("--no-controllers", action="store_true", help="serve the API only, run no controllers")
     serve.set_defaults(func=_serve)
     sub.add_parser("bench", help="benchmark any cluster: kubefacade bench --help")
     args = parser.parse_args(argv)

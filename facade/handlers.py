@@ -143,7 +143,7 @@ class ResourceHandler:
         accept = parse_accept(request.headers.get("accept", ""))
         headers = _warning_headers(warnings)
         if accept.table:
-            table = to_table(info, [orjson.loads(data)], request.query_params.get("includeObject", ""), {},
+            table = to_table(info, [orjson.loads(data)], request.query_params.get("includeObject", ""), None,
                              accept.table_version)
             return json_response(orjson.dumps(table), status, headers)
         if accept.yaml:
@@ -419,9 +419,13 @@ class ResourceHandler:
         table_info = info if accept.table else None
         include = params.get("includeObject", "")
 
+        headers_sent = [False]
+
         def encode(ev_type: str, data: bytes) -> bytes:
             if table_info is not None:
-                tbl = to_table(table_info, [orjson.loads(data)], include, {}, accept.table_version)
+                tbl = to_table(table_info, [orjson.loads(data)], include, None, accept.table_version,
+                               no_headers=headers_sent[0])
+                headers_sent[0] = True
                 return orjson.dumps({"type": ev_type, "object": tbl}) + b"\n"
             return b'{"type":"' + ev_type.encode() + b'","object":' + data + b"}\n"
 

@@ -235,4 +235,165 @@ PARAMETERS: dict[str, tuple[str, str, str]] = {
             'and remove notifications. Specify resourceVersion.'
         ),
     ),
+    'attach.container': (
+        'query',
+        'string',
+        (
+            'The container in which to execute the command. Defaults to only container if there is '
+            'only one container in the pod.'
+        ),
+    ),
+    'attach.stderr': (
+        'query',
+        'boolean',
+        (
+            'Stderr if true indicates that stderr is to be redirected for the attach call. Defaults to '
+            'true.'
+        ),
+    ),
+    'attach.stdin': (
+        'query',
+        'boolean',
+        (
+            'Stdin if true, redirects the standard input stream of the pod for this call. Defaults to '
+            'false.'
+        ),
+    ),
+    'attach.stdout': (
+        'query',
+        'boolean',
+        (
+            'Stdout if true indicates that stdout is to be redirected for the attach call. Defaults to '
+            'true.'
+        ),
+    ),
+    'attach.tty': (
+        'query',
+        'boolean',
+        (
+            'TTY if true indicates that a tty will be allocated for the attach call. This is passed '
+            'through the container runtime so the tty is allocated on the worker node by the container '
+            'runtime. Defaults to false.'
+        ),
+    ),
+    'exec.command': (
+        'query',
+        'string',
+        (
+            'Command is the remote command to execute. argv array. Not executed within a shell.'
+        ),
+    ),
+    'exec.container': (
+        'query',
+        'string',
+        (
+            'Container in which to execute the command. Defaults to only container if there is only '
+            'one container in the pod.'
+        ),
+    ),
+    'exec.stderr': (
+        'query',
+        'boolean',
+        (
+            'Redirect the standard error stream of the pod for this call.'
+        ),
+    ),
+    'exec.stdin': (
+        'query',
+        'boolean',
+        (
+            'Redirect the standard input stream of the pod for this call. Defaults to false.'
+        ),
+    ),
+    'exec.stdout': (
+        'query',
+        'boolean',
+        (
+            'Redirect the standard output stream of the pod for this call.'
+        ),
+    ),
+    'exec.tty': (
+        'query',
+        'boolean',
+        (
+            'TTY if true indicates that a tty will be allocated for the exec call. Defaults to false.'
+        ),
+    ),
+    'log.container': (
+        'query',
+        'string',
+        (
+            'The container for which to stream logs. Defaults to only container if there is one '
+            'container in the pod.'
+        ),
+    ),
+    'log.follow': (
+        'query',
+        'boolean',
+        (
+            'Follow the log stream of the pod. Defaults to false.'
+        ),
+    ),
+    'log.insecureSkipTLSVerifyBackend': (
+        'query',
+        'boolean',
+        (
+            'insecureSkipTLSVerifyBackend indicates that the apiserver should not confirm the validity '
+            'of the serving certificate of the backend it is connecting to.  This will make the HTTPS '
+            'connection between the apiserver and the backend insecure. This means the apiserver '
+            'cannot verify the log data it is receiving came from the real kubelet.  If the kubelet is '
+            "configured to verify the apiserver's TLS credentials, it does not mean the connection to "
+            'the real kubelet is vulnerable to a man in the middle attack (e.g. an attacker could not '
+            'intercept the actual log data coming from the real kubelet).'
+        ),
+    ),
+    'log.limitBytes': (
+        'query',
+        'integer',
+        (
+            'If set, the number of bytes to read from the server before terminating the log output. '
+            'This may not display a complete final line of logging, and may return slightly more or '
+            'slightly less than the specified limit.'
+        ),
+    ),
+    'log.previous': (
+        'query',
+        'boolean',
+        (
+            'Return previous terminated container logs. Defaults to false.'
+        ),
+    ),
+    'log.sinceSeconds': (
+        'query',
+        'integer',
+        (
+            'A relative time in seconds before the current time from which to show logs. If this value '
+            'precedes the time a pod was started, only logs since the pod start will be returned. If '
+            'this value is in the future, no logs will be returned. Only one of sinceSeconds or '
+            'sinceTime may be specified.'
+        ),
+    ),
+    'log.tailLines': (
+        'query',
+        'integer',
+        (
+            'If set, the number of lines from the end of the logs to show. If not specified, logs are '
+            'shown from the creation of the container or sinceSeconds or sinceTime'
+        ),
+    ),
+    'log.timestamps': (
+        'query',
+        'boolean',
+        (
+            'If true, add an RFC3339 or RFC3339Nano timestamp at the beginning of every line of log '
+            'output. Defaults to false.'
+        ),
+    ),
+    'portforward.ports': (
+        'query',
+        'integer',
+        (
+            'List of ports to forward Required when using WebSockets'
+        ),
+    ),
 }

@@ -111,6 +111,13 @@ class Strategy:
     #: PUT of a missing object creates it (upstream's AllowCreateOnUpdate).
     allow_create_on_update: bool = False
 
+    def keep_on_delete(self, obj: Obj) -> bool:
+        """True while the object must stay marked rather than go (a Namespace with spec.finalizers).
+
+        May update ``obj`` for the marked state (a Namespace's status.phase becomes Terminating).
+        """
+        return False
+
     def deletion_grace(self, obj: Obj, requested: int | None) -> int:
         """Seconds an object stays marked for deletion before it goes (pods on a node); 0 = now."""
         return 0

@@ -289,7 +289,12 @@ class RestStore:
         if opts.subresource != "status":
             strategy.defaults(new)
         self._merge_system_meta(new, old)
-        if opts.subresource == "status":
+        if opts.subresource == "finalize":  # namespaces/finalize changes spec.finalizers and nothing else
+            finalizers = (new.get("spec") or {}).get("finalizers")
+            new.clear()
+            new.update(orjson.loads(orjson.dumps(old)))
+            new.setdefault("spec", {})["finalizers"] = finalizers or []
+        elif opts.subresource == "status":
             strategy.prepare_for_status_update(new, old)
             nm, om = new["metadata"], old["metadata"]
             for f in ("labels", "annotations", "finalizers", "ownerReferences"):
@@ -302,7 +307,7 @@ class RestStore:
             if strategy.tracks_generation and strategy.generation_changed(new, old):
                 new["metadata"]["generation"] = int(old["metadata"].get("generation") or 1) + 1
         errs = self.validate_metadata(info, new, False)
-        if opts.subresource == "status":
+        if opts.subresource in ("status", "finalize"):
             errs += strategy.validate_status_update(new, old)
         elif opts.subresource != "binding":
             errs += strategy.validate_update(new, old)
@@ -334,7 +339,7 @@ class RestStore:
     async def _finalized(self, info: ResourceInfo, key: str, new: Obj, current: Stored) -> bool:
         """An update that removes the last finalizer of an object being deleted deletes it."""
         meta = new["metadata"]
-        if meta.get("deletionTimestamp") and not meta.get("finalizers"):
+        if meta.get("deletionTimestamp") and not meta.get("finalizers") and not info.strategy.keep_on_delete(new):
             try:
                 await self.store.delete(info.store_key, key, expected_rv=current.rv)
             except PreconditionFailed:
@@ -403,7 +408,8 @@ class RestStore:
             elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
                 finalizers.append("foregroundDeletion")
             grace = info.strategy.deletion_grace(obj, opts.grace_period_seconds)
-            if not finalizers and not grace:
+            keep = info.strategy.keep_on_delete(obj)
+            if not finalizers and not grace and not keep:
                 if opts.dry_run:
                     return obj, True
                 try:

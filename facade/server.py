@@ -31,6 +31,7 @@ class ServeOptions:
     server: str = "uvicorn"  # uvicorn (HTTP/1.1, fastest) or hypercorn (HTTP/1.1 + HTTP/2 via ALPN)
     http2: bool = False
     log_level: str = "warning"
+    controllers: bool = True
 
 
 def _client_host(host: str) -> str:
@@ -51,6 +52,12 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
     rest = RestStore(MemoryStore(), builtin_table())
     await bootstrap(rest, "127.0.0.1" if opts.host in ("0.0.0.0", "::") else opts.host.strip("[]"), opts.port)
     app = build_app(rest, token, f"{_client_host(opts.host)}:{opts.port}")
+    if opts.controllers:
+        from controllers.manager import ControllerManager
+
+        manager = ControllerManager(rest, ca_crt.read_text())
+        manager.start()
+        app.controllers = manager  # type: ignore[attr-defined]
     return app, rest, kubeconfig
 
 

@@ -76,7 +76,7 @@ async def handle_subresource(handler: ResourceHandler, request: Request, t: Targ
             stored = await rest.get(info, t.namespace, t.name)
             return handler.respond_object(request, info, stored.data)
         if method == "PUT":
-            return await handler.update(request, t, "status" if sub == "status" else "")
+            return await handler.update(request, t, sub if sub in ("status", "finalize") else "")
         if method == "PATCH" and sub != "finalize":
             return await handler.patch(request, t, "status" if sub == "status" else "")
         raise errors.method_not_allowed(method, f"{info.plural}/{sub}", info.group)

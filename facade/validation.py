@@ -137,7 +137,7 @@ def qualified_name_errors(value: str) -> list[str]:
         errs.append("name part must be non-empty")
     elif len(name) > 63:
         errs.append("name part " + max_len_error(63))
-    if name and not _qualified.match(name):
+    if not _qualified.match(name):
         errs.append(
             "name part "
             + regex_error(

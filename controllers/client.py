@@ -1,0 +1,122 @@
+"""The one async Client protocol controllers and node agents use (DESIGN.md contract 4).
+
+``InProcessClient`` calls the generic REST store directly: the same defaults, admission and
+validation path as an HTTP request, without sockets. A remote implementation over HTTP shares the
+protocol, so every controller can run inside the server or against any cluster.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from typing import Any, Protocol
+
+import orjson
+
+from facade import errors
+from facade.resource_table import ResourceInfo
+from facade.rest import DeleteOptions, RestStore, WriteOptions
+from facade.selection import build_predicate
+from storage.interface import Stored
+
+Obj = dict[str, Any]
+
+
+class Client(Protocol):
+    async def get(self, api_version: str, plural: str, name: str, namespace: str = "") -> Obj: ...
+
+    async def list(self, api_version: str, plural: str, namespace: str = "", label_selector: str = "",
+                   field_selector: str = "") -> tuple[list[Obj], str]: ...
+
+    def watch(self, api_version: str, plural: str, resource_version: str, namespace: str = "",
+              label_selector: str = "", field_selector: str = "") -> AsyncIterator[tuple[str, Obj]]: ...
+
+    async def create(self, api_version: str, plural: str, obj: Obj, namespace: str = "") -> Obj: ...
+
+    async def update(self, api_version: str, plural: str, obj: Obj, namespace: str = "") -> Obj: ...
+
+    async def update_status(self, api_version: str, plural: str, obj: Obj, namespace: str = "") -> Obj: ...
+
+    async def patch(self, api_version: str, plural: str, name: str, patch: Obj, namespace: str = "",
+                    patch_type: str = "application/merge-patch+json") -> Obj: ...
+
+    async def delete(self, api_version: str, plural: str, name: str, namespace: str = "",
+                     propagation_policy: str = "") -> Obj | None: ...
+
+
+def _split(api_version: str) -> tuple[str, str]:
+    group, _, version = api_version.rpartition("/")
+    return group, version
+
+
+class InProcessClient:
+    """A Client over the server's own RestStore; ``manager`` names it in managedFields."""
+
+    def __init__(self, rest: RestStore, manager: str) -> None:
+        self.rest = rest
+        self.manager = manager
+
+    def _info(self, api_version: str, plural: str) -> ResourceInfo:
+        group, version = _split(api_version)
+        info = self.rest.table.get(group, version, plural)
+        if info is None:
+            raise errors.not_found_error(plural, group, "")
+        return info
+
+    @staticmethod
+    def _obj(out: Stored | Obj) -> Obj:
+        return orjson.loads(out.data) if isinstance(out, Stored) else out
+
+    async def get(self, api_version: str, plural: str, name: str, namespace: str = "") -> Obj:
+        return await self.rest.get_obj(self._info(api_version, plural), namespace, name)
+
+    async def list(self, api_version: str, plural: str, namespace: str = "", label_selector: str = "",
+                   field_selector: str = "") -> tuple[list[Obj], str]:
+        info = self._info(api_version, plural)
+        pred = build_predicate(info, label_selector, field_selector, namespace)
+        items, _, rv = await self.rest.store.list(info.store_key, f"{namespace}/" if namespace else "", predicate=pred)
+        return [orjson.loads(s.data) for s in items], str(rv)
+
+    async def watch(self, api_version: str, plural: str, resource_version: str, namespace: str = "",
+                    label_selector: str = "", field_selector: str = "") -> AsyncIterator[tuple[str, Obj]]:
+        info = self._info(api_version, plural)
+        pred = build_predicate(info, label_selector, field_selector, namespace)
+        watcher = self.rest.store.watch(info.store_key, f"{namespace}/" if namespace else "",
+                                        int(resource_version), pred)
+        try:
+            async for ev in watcher:
+                yield ev.type, orjson.loads(ev.obj.data)
+        finally:
+            watcher.close()
+
+    async def create(self, api_version: str, plural: str, obj: Obj, namespace: str = "") -> Obj:
+        out = await self.rest.create(self._info(api_version, plural), namespace, obj,
+                                     WriteOptions(field_manager=self.manager))
+        return self._obj(out)
+
+    async def update(self, api_version: str, plural: str, obj: Obj, namespace: str = "") -> Obj:
+        out = await self.rest.update(self._info(api_version, plural), namespace, obj["metadata"]["name"], obj,
+                                     WriteOptions(field_manager=self.manager))
+        return self._obj(out)
+
+    async def update_status(self, api_version: str, plural: str, obj: Obj, namespace: str = "") -> Obj:
+        out = await self.rest.update(self._info(api_version, plural), namespace, obj["metadata"]["name"], obj,
+                                     WriteOptions(field_manager=self.manager, subresource="status"))
+        return self._obj(out)
+
+    async def patch(self, api_version: str, plural: str, name: str, patch: Obj, namespace: str = "",
+                    patch_type: str = "application/merge-patch+json") -> Obj:
+        from facade.patch import apply_patch
+
+        info = self._info(api_version, plural)
+        body = orjson.dumps(patch)
+        schema = self.rest.schema_for(info)
+        out = await self.rest.guaranteed_update(
+            info, namespace, name, lambda o: apply_patch(patch_type, o, body, schema),
+            WriteOptions(field_manager=self.manager))
+        return self._obj(out)
+
+    async def delete(self, api_version: str, plural: str, name: str, namespace: str = "",
+                     propagation_policy: str = "") -> Obj | None:
+        obj, _ = await self.rest.delete(self._info(api_version, plural), namespace, name,
+                                        DeleteOptions(propagation_policy=propagation_policy))
+        return obj

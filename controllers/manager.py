@@ -1,0 +1,28 @@
+"""Starts the in-process controllers of `kubefacade serve` and stops them on shutdown."""
+
+from __future__ import annotations
+
+from controllers.base import Controller
+from controllers.client import InProcessClient
+from controllers.namespace import NamespaceController
+from controllers.serviceaccounts import ROOT_CA, DependentWatch, ServiceAccountController
+from facade.rest import RestStore
+
+
+class ControllerManager:
+    def __init__(self, rest: RestStore, ca_pem: str) -> None:
+        sa = ServiceAccountController(InProcessClient(rest, "kube-controller-manager"), ca_pem)
+        self.controllers: list[Controller] = [
+            NamespaceController(InProcessClient(rest, "namespace-controller"), rest),
+            sa,
+            DependentWatch(InProcessClient(rest, "kube-controller-manager"), "serviceaccounts", "default", sa),
+            DependentWatch(InProcessClient(rest, "kube-controller-manager"), "configmaps", ROOT_CA, sa),
+        ]
+
+    def start(self) -> None:
+        for c in self.controllers:
+            c.start()
+
+    async def stop(self) -> None:
+        for c in self.controllers:
+            await c.stop()
