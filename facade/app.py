@@ -144,15 +144,13 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
     async def openapi(request: Request) -> Response:
         from facade import openapi as oa
 
-        path = request.url.path
-        if path == "/openapi/v2":
-            return json_response(oa.openapi_v2(rest.table))
-        if path in ("/openapi/v3", "/openapi/v3/"):
-            return json_response(oa.openapi_v3_index(rest.table))
-        doc = oa.openapi_v3_document(rest.table, path[len("/openapi/v3/"):])
-        if doc is None:
-            return resources.not_found(path)
-        return json_response(doc)
+        r = oa.openapi_response(
+            rest.table, request.url.path, query_hash=request.query_params.get("hash"),
+            accept=request.headers.get("accept"), if_none_match=request.headers.get("if-none-match"),
+        )
+        if r is None:
+            return resources.not_found(request.url.path)
+        return Response(r.body, status_code=r.status, headers=r.headers)
 
     async def not_found(request: Request) -> Response:
         return resources.not_found(request.url.path)

@@ -19,6 +19,7 @@ def _serve(args: argparse.Namespace) -> int:
         http2=args.http2,
         log_level=args.log_level,
         controllers=not args.no_controllers,
+        history_window=args.history_window,
     ))
 
 
@@ -39,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="HTTP server: uvicorn (fastest HTTP/1.1) or hypercorn")
     serve.add_argument("--http2", action="store_true", help="serve HTTP/2 too (ALPN h2), through hypercorn")
     serve.add_argument("--log-level", default="warning")
+    serve.add_argument("--history-window", type=int, default=20_000,
+                       help="events kept per resource for watch resumption and consistent paging")
     serve.add_argument("--no-controllers", action="store_true", help="serve the API only, run no controllers")
     serve.set_defaults(func=_serve)
     sub.add_parser("bench", help="benchmark any cluster: kubefacade bench --help")

@@ -29,6 +29,8 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+import orjson
+
 from facade import schemas
 from facade.errors import APIError, invalid, invalid_error, not_supported
 from storage.selectors import go_strconv_quote
@@ -249,8 +251,6 @@ def find_duplicate_fields(body: bytes, obj: Any = None) -> list[str]:
     rule duplicates out. YAML bodies are handled by ``find_yaml_duplicate_errors``.
     """
     if obj is None:
-        import orjson
-
         try:
             obj = orjson.loads(body)
         except orjson.JSONDecodeError:
@@ -435,3 +435,26 @@ def check_fields(
     if directive == WARN:
         return strict_warnings(errors)
     raise strict_error(kind, version or _version_of(obj), errors)
+
+
+def prune_unknown_fields(obj: Any, schema: dict[str, Any] | None) -> None:
+    """Drop, in place, every field the kind's schema does not have.
+
+    What decoding into the Go type does for a built-in kind: an unknown field is reported (Warn) or
+    refused (Strict) by ``check_fields``, and never stored.
+    """
+    shape, sub = _shape(schema)
+    if shape == _STRUCT and isinstance(obj, dict):
+        for k in [k for k in obj if k not in sub]:
+            del obj[k]
+        for k, v in obj.items():
+            if isinstance(v, (dict, list)):
+                prune_unknown_fields(v, sub[k])
+    elif shape == _MAP and isinstance(obj, dict):
+        for v in obj.values():
+            if isinstance(v, (dict, list)):
+                prune_unknown_fields(v, sub)
+    elif shape == _ARRAY and type(obj) is list:
+        for v in obj:
+            if isinstance(v, (dict, list)):
+                prune_unknown_fields(v, sub)

@@ -19,7 +19,8 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from facade import errors
-from facade.errors import APIError
+from facade.errors import APIError, go_quote
+from facade.fieldvalidation import check_fields as check
 from facade.managed_fields import manager_from_user_agent
 from facade.patch_handler import patch_object
 from facade.request import Target, parse_accept, parse_body, parse_path, query_bool, query_int
@@ -271,7 +272,8 @@ class ResourceHandler:
     async def _decode(self, request: Request, t: Target) -> tuple[Any, list[str]]:
         body = await self._read_body(request)
         obj = parse_body(body, request.headers.get("content-type", ""))
-        warnings = check_fields(self.rest, t.info, body, obj, request.query_params.get("fieldValidation", ""))
+        warnings = check_fields(self.rest, t.info, body, obj, request.query_params.get("fieldValidation", ""),
+                                "CreateOptions" if request.method == "POST" else "UpdateOptions")
         return obj, warnings
 
     async def create(self, request: Request, t: Target) -> Response:
@@ -503,16 +505,14 @@ async def _wait_for_rv(rest: RestStore, rv: int, timeout: float = 3.0) -> None:
 def _warning_headers(warnings: list[str] | None) -> dict[str, str] | None:
     if not warnings:
         return None
-    return {"Warning": ", ".join(f'299 - "{w}"' for w in warnings)}
+    return {"Warning": ", ".join("299 - " + go_quote(w) for w in warnings)}
 
 
-def check_fields(rest: RestStore, info: ResourceInfo, body: bytes, obj: Any, mode: str) -> list[str]:
-    """fieldValidation for a create/update body; the module may not exist yet while it is written."""
-    try:
-        from facade.fieldvalidation import check_fields as check
-    except ImportError:
-        return []
+def check_fields(rest: RestStore, info: ResourceInfo, body: bytes, obj: Any, mode: str,
+                 options_kind: str = "CreateOptions") -> list[str]:
+    """fieldValidation of a write: warnings for Warn, a 400 for Strict, nothing for Ignore."""
     if not isinstance(obj, dict):
         return []
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
-    return check(body, obj, rest.schema_for(info), mode, info.kind, info.group, (meta or {}).get("name", ""))
+    return check(body, obj, rest.schema_for(info), mode, info.kind, info.group, (meta or {}).get("name", ""),
+                 version=info.version, options_kind=options_kind)

@@ -535,3 +535,76 @@ def _sorted(node: Any) -> Any:
     if isinstance(node, list):
         return [_sorted(x) for x in node]
     return node
+
+
+# ------------------------------------------------------------------------------------ HTTP semantics
+
+
+@dataclass
+class OpenAPIResponse:
+    """What the /openapi/* routes answer: status, headers and body, as kube-openapi's handlers answer."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes = b""
+
+
+_V3_ACCEPTS = ("application/json", "application/*", "*/*")
+
+
+def openapi_response(
+    table: ResourceTable,
+    path: str,
+    *,
+    query_hash: str | None = None,
+    accept: str | None = None,
+    if_none_match: str | None = None,
+) -> OpenAPIResponse | None:
+    """Answer ``GET /openapi/v2``, ``/openapi/v3`` or ``/openapi/v3/<gv>``; None means 404.
+
+    - /openapi/v2 negotiates JSON or gnostic protobuf on Accept (406 when neither is acceptable);
+    - /openapi/v3/<gv> with ``?hash=`` that is stale redirects (301) to the current hash, and a current
+      one is marked immutable, which lets kubectl's disk cache keep it;
+    - every answer carries a quoted ETag and honours If-None-Match with 304.
+    """
+    path = "/" + path.strip("/")
+    if path == "/openapi/v2":
+        got = openapi_v2_for_accept(table, accept)
+        if got is None:
+            return OpenAPIResponse(406, {"Vary": "Accept"})
+        body, media, tag = got
+        return _conditional(body, media, tag, if_none_match, {"Vary": "Accept"})
+    if path == "/openapi/v3":
+        body = openapi_v3_index(table)
+        return _conditional(body, "application/json", etag(body), if_none_match, {})
+    if not path.startswith("/openapi/v3/"):
+        return None
+    gv_path = path[len("/openapi/v3/"):]
+    body_or_none = openapi_v3_document(table, gv_path)
+    if body_or_none is None:
+        return None
+    if not any(m in _V3_ACCEPTS for m in _accept_clauses(accept or "*/*")):
+        return OpenAPIResponse(406, {"Vary": "Accept"})
+    tag = _cache(table).v3[gv_path.strip("/")][2]
+    extra = {"Vary": "Accept"}
+    if query_hash:
+        if query_hash != tag:
+            return OpenAPIResponse(301, {"Location": f"/openapi/v3/{gv_path.strip('/')}?hash={tag}", **extra})
+        extra["Cache-Control"] = "public, immutable"
+        extra["Expires"] = _http_date(365 * 24 * 3600)
+    return _conditional(body_or_none, "application/json", tag, if_none_match, extra)
+
+
+def _conditional(body: bytes, media: str, tag: str, if_none_match: str | None, extra: dict[str, str]) -> OpenAPIResponse:
+    quoted = f'"{tag}"'
+    headers = {"Content-Type": media, "Etag": quoted, **extra}
+    if if_none_match and (if_none_match.strip() == "*" or quoted in [t.strip() for t in if_none_match.split(",")]):
+        return OpenAPIResponse(304, headers)
+    return OpenAPIResponse(200, headers, body)
+
+
+def _http_date(seconds_from_now: int) -> str:
+    import email.utils
+    import time
+
+    return email.utils.formatdate(time.time() + seconds_from_now, usegmt=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from facade import schemas
 from facade.openapi_parameters import PARAMETERS
 from facade.resource_table import ResourceInfo
 
@@ -44,8 +45,6 @@ _LIST_PARAMS = (
 )  # fmt: skip
 _DELETE_PARAMS = ("dryRun", "gracePeriodSeconds", "orphanDependents", "propagationPolicy")
 _WRITE_PARAMS = ("dryRun", "fieldManager", "fieldValidation")
-
-_RESPONSE_TEXT = {"200": "OK", "201": "Created", "202": "Accepted", "401": "Unauthorized"}
 
 # Subresources that read and write the object (or a view of it) like the main resource does:
 # name -> (group, version, kind) of the body, or None for the resource's own kind.
@@ -165,7 +164,7 @@ def _object_responses(ref: str, *codes: str) -> dict[str, str | None]:
 
 
 class _Builder:
-    """Builds the PathItems of one resource; ``defs`` maps (group, version, kind) to definition names."""
+    """Builds the PathItems of one resource, given the definition names of its kind and list kind."""
 
     def __init__(self, info: ResourceInfo, def_name: str, list_def_name: str | None, custom: bool) -> None:
         self.info = info
@@ -389,8 +388,6 @@ class _Builder:
 
 
 def _builtin_name(group: str, version: str, kind: str) -> str | None:
-    from facade import schemas
-
     return schemas.definition_name(group, version, kind)
 
 

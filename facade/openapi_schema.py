@@ -98,7 +98,11 @@ def refs(node: Any) -> Iterable[str]:
             ref = n.get("$ref")
             if isinstance(ref, str):
                 yield _target(ref)
-            stack.extend(v for k, v in n.items() if k not in ("enum", "default", "example"))
+            for k, v in n.items():
+                if k in ("properties", "patternProperties", "definitions"):
+                    stack.extend(v.values() if isinstance(v, dict) else ())  # names here are fields, not keywords
+                elif k not in ("enum", "default", "example"):
+                    stack.append(v)
         elif isinstance(n, list):
             stack.extend(n)
 
@@ -189,7 +193,8 @@ def _v3(
             out[k] = v
     if ref_name is None:
         t = out.get("type")
-        if defaults and required and "default" not in out and t in _ZERO and "enum" not in out:
+        # Go zero values: a required scalar field, and every scalar element of a slice or map.
+        if defaults and (required or value_struct) and "default" not in out and t in _ZERO and "enum" not in out:
             out["default"] = _ZERO[t]
         return out
     if defaults and value_struct and lookup.get(ref_name) is not None:
@@ -200,10 +205,17 @@ def _v3(
     return {"allOf": [ref], **out}
 
 
+# Fields every built-in kind holds by value: the object envelope and the timestamps of conditions.
+_BY_VALUE = frozenset(
+    {"metadata", "spec", "status", "creationTimestamp", "lastTransitionTime", "lastUpdateTime", "lastProbeTime",
+     "lastHeartbeatTime"}
+)  # fmt: skip
+
+
 def _v3_property(name: str, node: Node, lookup: Mapping[str, Node], required: bool, defaults: bool) -> Node:
-    # Which struct fields Go holds by value cannot be read from the JSON schemas; the object envelope
-    # (metadata, spec, status) and the creation timestamp are by value in every built-in kind.
-    by_value = name in ("metadata", "spec", "status", "creationTimestamp") or (required and name == "template")
+    # Which struct fields Go holds by value cannot be read from the JSON schemas; _BY_VALUE names the
+    # ones that are by value throughout the built-in kinds.
+    by_value = name in _BY_VALUE or (required and name == "template")
     return _v3(node, lookup, value_struct=by_value, required=required, defaults=defaults)
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from facade import errors, schemas
+from facade.decode import decode_object
 from facade.errors import APIError, FieldError
 from facade.managed_fields import update_managed_fields
 from facade.resource_table import ResourceInfo, ResourceTable
@@ -104,6 +105,9 @@ class RestStore:
             )
         obj["apiVersion"] = info.group_version
         obj["kind"] = info.kind
+        schema = self.schema_for(info)
+        if schema is not None:
+            decode_object(obj, schema, info.kind, info.version)
         meta = obj.get("metadata")
         if meta is None:
             obj["metadata"] = {}

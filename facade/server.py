@@ -32,6 +32,7 @@ class ServeOptions:
     http2: bool = False
     log_level: str = "warning"
     controllers: bool = True
+    history_window: int = 20_000
 
 
 def _client_host(host: str) -> str:
@@ -49,7 +50,7 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
     token = ensure_token(opts.data_dir)
     kubeconfig = opts.kubeconfig or opts.data_dir / "kubeconfig"
     write_kubeconfig(kubeconfig, f"https://{_client_host(opts.host)}:{opts.port}", ca_crt, token)
-    rest = RestStore(MemoryStore(), builtin_table())
+    rest = RestStore(MemoryStore(history=opts.history_window), builtin_table())
     await bootstrap(rest, "127.0.0.1" if opts.host in ("0.0.0.0", "::") else opts.host.strip("[]"), opts.port)
     app = build_app(rest, token, f"{_client_host(opts.host)}:{opts.port}")
     if opts.controllers:

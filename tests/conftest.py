@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 import ssl
@@ -113,7 +114,9 @@ def namespace(server: Server, request: pytest.FixtureRequest) -> str:
     """A fresh namespace per test, so tests never see each other's objects."""
     name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-") + "-" + os.urandom(2).hex()
     name = "".join(c if c.isalnum() or c == "-" else "-" for c in name)
-    server.kubectl("create", "namespace", name)
+    body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).encode()
+    code, _, out = server.request("POST", "/api/v1/namespaces", body)
+    assert code == 201, out
     return name
 
 

@@ -41,7 +41,7 @@ def test_create_deployment_is_stored_with_kubernetes_defaults(server, namespace)
     c = d["spec"]["template"]["spec"]["containers"][0]
     assert c["command"] == ["sh", "-c", "sleep 3600"]
     assert c["imagePullPolicy"] == "Always"  # no tag means :latest
-    assert c["terminationMessagePath"] == "/dev/termination-message"
+    assert c["terminationMessagePath"] == "/dev/termination-log"
     assert d["spec"]["template"]["spec"]["restartPolicy"] == "Always"
     assert d["spec"]["template"]["spec"]["dnsPolicy"] == "ClusterFirst"
     assert d["spec"]["template"]["spec"]["schedulerName"] == "default-scheduler"
@@ -162,7 +162,7 @@ def test_field_selector_on_metadata_name(server, namespace):
 def test_unsupported_field_selector_is_a_bad_request(server, namespace):
     proc = server.kubectl("get", "cm", "--field-selector", "spec.foo=bar", "-n", namespace, check=False)
     assert proc.returncode == 1
-    assert "field label not supported: spec.foo" in proc.stderr
+    assert '"spec.foo" is not a known field selector: only "metadata.name", "metadata.namespace"' in proc.stderr
 
 
 def test_delete_by_name_and_by_label(server, namespace):
