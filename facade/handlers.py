@@ -163,7 +163,7 @@ class ResourceHandler:
         accept = parse_accept(request.headers.get("accept", ""))
         stored = await self.rest.get(t.info, t.namespace, t.name)
         if not accept.table and not accept.yaml and not accept.partial_metadata:
-            return json_response(stored.data)
+            return json_response(t.info.emit(stored.data))
         return self.respond_object(request, t.info, stored.data)
 
     async def list(self, request: Request, t: Target) -> Response:
@@ -226,11 +226,11 @@ class ResourceHandler:
                 if total is not None:
                     meta["remainingItemCount"] = max(0, total - len(items) - _count_before(items, start))
         if accept.table:
-            objs = [orjson.loads(s.data) for s in items]
+            objs = [info.load(s.data) for s in items]
             return json_response(orjson.dumps(to_table(info, objs, params.get("includeObject", ""), meta,
                                                         accept.table_version)))
         if accept.partial_metadata:
-            objs = [orjson.loads(s.data) for s in items]
+            objs = [info.load(s.data) for s in items]
             return json_response(orjson.dumps({
                 "kind": "PartialObjectMetadataList", "apiVersion": "meta.k8s.io/v1", "metadata": meta,
                 "items": [{"kind": "PartialObjectMetadata", "apiVersion": "meta.k8s.io/v1",
@@ -240,7 +240,7 @@ class ResourceHandler:
             b'{"kind":"' + info.kind.encode() + b'List","apiVersion":"' + info.group_version.encode()
             + b'","metadata":' + orjson.dumps(meta) + b',"items":['
         )
-        body = head + b",".join([s.data for s in items]) + b"]}"
+        body = head + b",".join([info.emit(s.data) for s in items] if info.converts else [s.data for s in items]) + b"]}"
         if accept.yaml:
             return Response(yaml.safe_dump(orjson.loads(body), sort_keys=False), media_type="application/yaml")
         return json_response(body)
@@ -280,7 +280,7 @@ class ResourceHandler:
         obj, warnings = await self._decode(request, t)
         opts = self._write_options(request)
         out = await self.rest.create(t.info, t.namespace, obj, opts)
-        data = out.data if isinstance(out, Stored) else orjson.dumps(out)
+        data = t.info.emit(out.data) if isinstance(out, Stored) else orjson.dumps(out)
         return self.respond_object(request, t.info, data, 201, warnings)
 
     async def update(self, request: Request, t: Target, subresource: str = "") -> Response:
@@ -292,10 +292,10 @@ class ResourceHandler:
         except APIError as e:
             if e.code == 404 and t.info.strategy.allow_create_on_update and not subresource:
                 out = await self.rest.create(t.info, t.namespace, obj, opts)
-                data = out.data if isinstance(out, Stored) else orjson.dumps(out)
+                data = t.info.emit(out.data) if isinstance(out, Stored) else orjson.dumps(out)
                 return self.respond_object(request, t.info, data, 201, warnings)
             raise
-        data = out.data if isinstance(out, Stored) else orjson.dumps(out)
+        data = t.info.emit(out.data) if isinstance(out, Stored) else orjson.dumps(out)
         return self.respond_object(request, t.info, data, 200, warnings)
 
     async def patch(self, request: Request, t: Target, subresource: str = "") -> Response:
@@ -303,7 +303,7 @@ class ResourceHandler:
         opts = self._write_options(request)
         opts.subresource = subresource
         out, status, warnings = await patch_object(self, request, t, body, opts)
-        data = out.data if isinstance(out, Stored) else orjson.dumps(out)
+        data = t.info.emit(out.data) if isinstance(out, Stored) else orjson.dumps(out)
         return self.respond_object(request, t.info, data, status, warnings)
 
     def _delete_options(self, request: Request, body: bytes) -> DeleteOptions:
@@ -419,6 +419,7 @@ class ResourceHandler:
             watcher.predicate = lambda s: s.key.rpartition("/")[2] == name and (base_pred is None or base_pred(s))
         init_end = send_initial is not None and initial
         table_info = info if accept.table else None
+        slow_path = table_info is not None or info.converts
         include = params.get("includeObject", "")
 
         headers_sent = [False]
@@ -442,7 +443,7 @@ class ResourceHandler:
             deadline = time.monotonic() + timeout
             try:
                 if initial_items:
-                    chunk = [encode("ADDED", s.data) for s in initial_items]
+                    chunk = [encode("ADDED", info.emit(s.data)) for s in initial_items]
                     for i in range(0, len(chunk), 500):
                         yield b"".join(chunk[i:i + 500])
                 if init_end:
@@ -460,7 +461,7 @@ class ResourceHandler:
                         events = watcher.drain()
                         if events:
                             yield b"".join(
-                                encode(ev.type, ev.obj.data) if table_info is not None else ev.line()
+                                encode(ev.type, info.emit(ev.obj.data)) if slow_path else ev.line()
                                 for ev in events
                             )
                         if watcher.closed:

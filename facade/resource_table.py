@@ -12,6 +12,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from facade.errors import FieldError
 
 Obj = dict[str, Any]
@@ -126,6 +128,14 @@ class Strategy:
         """Fields a fieldSelector may use, beyond metadata.name and metadata.namespace."""
         return {}
 
+    def to_storage(self, obj: Obj) -> Obj:
+        """The form this version is stored in (autoscaling/v1 HPAs are stored as v2); identity by default."""
+        return obj
+
+    def from_storage(self, obj: Obj) -> Obj:
+        """This version's form of a stored object; the inverse of ``to_storage``."""
+        return obj
+
     async def before_create(self, obj: Obj, ctx: Any) -> None:
         """Allocation that needs the store (e.g. a Service's clusterIP); ctx is the generic REST store."""
 
@@ -155,6 +165,20 @@ class ResourceInfo:
     storage_resource: str = ""
     #: for custom resources: the CRD's schema for validation/pruning (None for built-in kinds)
     crd: Obj | None = None
+
+    @property
+    def converts(self) -> bool:
+        """Whether stored objects differ from this version's form (see Strategy.to_storage)."""
+        return type(self.strategy).to_storage is not Strategy.to_storage
+
+    def load(self, data: bytes) -> Obj:
+        """A stored version's bytes as this version's object."""
+        obj = orjson.loads(data)
+        return self.strategy.from_storage(obj) if self.converts else obj
+
+    def emit(self, data: bytes) -> bytes:
+        """A stored version's bytes as this version's JSON (the bytes themselves when no conversion)."""
+        return orjson.dumps(self.strategy.from_storage(orjson.loads(data))) if self.converts else data
 
     @property
     def group_version(self) -> str:

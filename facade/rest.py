@@ -85,7 +85,7 @@ class RestStore:
         return stored
 
     async def get_obj(self, info: ResourceInfo, namespace: str, name: str) -> Obj:
-        return orjson.loads((await self.get(info, namespace, name)).data)
+        return info.load((await self.get(info, namespace, name)).data)
 
     # -- shared checks ---------------------------------------------------------------------------
 
@@ -194,6 +194,10 @@ class RestStore:
             meta = obj.get("metadata") or {}
             raise errors.invalid_error(info.kind, info.group, meta.get("name") or meta.get("generateName", ""), errs)
 
+    @staticmethod
+    def _storage_form(info: ResourceInfo, obj: Obj) -> Obj:
+        return info.strategy.to_storage(obj) if info.converts else obj
+
     def _fields(self, info: ResourceInfo, obj: Obj) -> dict[str, str] | None:
         f = info.strategy.selectable_fields(obj)
         return f or None
@@ -240,7 +244,8 @@ class RestStore:
         key = object_key(namespace, meta["name"])
         for _attempt in range(8):
             try:
-                return await self.store.create(info.store_key, key, obj, self._fields(info, obj))
+                return await self.store.create(info.store_key, key, self._storage_form(info, obj),
+                                               self._fields(info, obj))
             except KeyExists:
                 if name_given or not meta.get("generateName"):
                     await strategy.after_delete(obj, self)
@@ -283,7 +288,7 @@ class RestStore:
                 raise errors.bad_request(f"invalid resource version: {rv}") from None
             if expected != current.rv:
                 raise errors.conflict(info.plural, info.group, name, errors.MODIFIED)
-        return await self._write_update(info, namespace, name, obj, orjson.loads(current.data), current, opts)
+        return await self._write_update(info, namespace, name, obj, info.load(current.data), current, opts)
 
     async def _write_update(
         self, info: ResourceInfo, namespace: str, name: str, new: Obj, old: Obj, current: Stored, opts: WriteOptions
@@ -334,7 +339,8 @@ class RestStore:
         if await self._finalized(info, key, new, current):
             return _deleted_marker(new)
         try:
-            return await self.store.update(info.store_key, key, new, self._fields(info, new), expected_rv=current.rv)
+            return await self.store.update(info.store_key, key, self._storage_form(info, new), self._fields(info, new),
+                                           expected_rv=current.rv)
         except PreconditionFailed:
             raise errors.conflict(info.plural, info.group, name, errors.MODIFIED) from None
         except KeyNotFound:
@@ -364,8 +370,8 @@ class RestStore:
         """Read, apply ``mutate(obj) -> obj``, write; retry when another write got in between."""
         for attempt in range(retries):
             current = await self.get(info, namespace, name)
-            old = orjson.loads(current.data)
-            new = mutate(orjson.loads(current.data))
+            old = info.load(current.data)
+            new = mutate(info.load(current.data))
             new = self._check_type(info, new)
             self._check_namespace(info, new, namespace)
             if new["metadata"].get("name", name) != name:
@@ -392,7 +398,7 @@ class RestStore:
         key = object_key(namespace, name)
         for _attempt in range(5):
             current = await self.get(info, namespace, name)
-            obj = orjson.loads(current.data)
+            obj = info.load(current.data)
             meta = obj["metadata"]
             if opts.precondition_uid and opts.precondition_uid != meta.get("uid"):
                 raise errors.conflict(
@@ -423,7 +429,7 @@ class RestStore:
                 except KeyNotFound:
                     raise errors.not_found_error(info.plural, info.group, name) from None
                 await info.strategy.after_delete(obj, self)
-                return orjson.loads(gone.data), True
+                return info.load(gone.data), True
             if meta.get("deletionTimestamp"):
                 if finalizers == list(meta.get("finalizers") or []):
                     return obj, False
@@ -437,11 +443,11 @@ class RestStore:
                 return obj, False
             try:
                 stored = await self.store.update(
-                    info.store_key, key, obj, self._fields(info, obj), expected_rv=current.rv
+                    info.store_key, key, self._storage_form(info, obj), self._fields(info, obj), expected_rv=current.rv
                 )
             except PreconditionFailed:
                 continue
-            return orjson.loads(stored.data), False
+            return info.load(stored.data), False
         raise errors.conflict(info.plural, info.group, name, errors.MODIFIED)
 
 

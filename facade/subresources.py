@@ -153,7 +153,7 @@ async def _scale(handler: ResourceHandler, request: Request, t: Target) -> Respo
         return obj
 
     out = await rest.guaranteed_update(info, t.namespace, t.name, mutate, opts)
-    obj = orjson.loads(out.data) if isinstance(out, Stored) else out
+    obj = info.load(out.data) if isinstance(out, Stored) else out
     return json_response(orjson.dumps(to_scale(obj)))
 
 
