@@ -173,4 +173,25 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
     app: Any = Starlette(routes=routes)
     app.state.rest = rest
     app.state.ready = ready
-    return TokenAuth(app, token)
+    return TokenAuth(ResourceFastPath(app, _safe(api)), token)
+
+
+class ResourceFastPath:
+    """Resource URLs (/api/..., /apis/...) go straight to their handler.
+
+    They are most of the traffic, and the generic middleware stack and router cost more per request
+    than a GET or a create itself; the handler already turns every failure into a Status.
+    """
+
+    def __init__(self, app: ASGIApp, api: Endpoint) -> None:
+        self.app = app
+        self.api = api
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path = scope["path"]
+            if path.startswith("/api/") or path.startswith("/apis/") or path in ("/api", "/apis"):
+                response = await self.api(Request(scope, receive))
+                await response(scope, receive, send)
+                return
+        await self.app(scope, receive, send)

@@ -77,68 +77,110 @@ def _go_type(node: schemas.Node) -> str:
     return "interface {}"
 
 
+# What the walk does at a schema node, computed once per node (the schemas are loaded once).
+_SKIP, _STRING, _INTSTR, _QUANTITY, _STRUCT, _MAP, _ARRAY, _INT, _NUMBER, _BOOL, _STR = range(11)
+_plans: dict[int, tuple[int, Any, str]] = {}
+
+
+def _plan(node: schemas.Node) -> tuple[int, Any, str]:
+    """(action, detail, Go type name) for a schema node."""
+    key = id(node)
+    plan = _plans.get(key)
+    if plan is not None:
+        return plan
+    name = schemas.ref_name(node)
+    r = schemas.resolve(node)
+    t = schemas.types(r)
+    if name in _OPAQUE or r.get("x-kubernetes-preserve-unknown-fields"):
+        plan = (_SKIP, None, "")
+    elif name in _STRINGISH:
+        plan = (_STRING, None, _STRINGISH[name])
+    elif name == "io.k8s.apimachinery.pkg.util.intstr.IntOrString":
+        plan = (_INTSTR, None, "intstr.IntOrString")
+    elif name == "io.k8s.apimachinery.pkg.api.resource.Quantity":
+        plan = (_QUANTITY, None, "resource.Quantity")
+    elif isinstance(r.get("properties"), dict):
+        plan = (_STRUCT, (r["properties"], _short(name)[1] if name else ""), _go_type(node))
+    elif isinstance(r.get("additionalProperties"), dict):
+        plan = (_MAP, r["additionalProperties"], _go_type(node))
+    elif not t:
+        plan = (_SKIP, None, "")
+    elif "array" in t:
+        plan = (_ARRAY, schemas.items(r), _go_type(node))
+    elif "integer" in t:
+        plan = (_INT, None, _go_type(node))
+    elif "number" in t:
+        plan = (_NUMBER, None, _go_type(node))
+    elif "boolean" in t:
+        plan = (_BOOL, None, "bool")
+    elif "string" in t:
+        plan = (_STR, None, _go_type(node))
+    else:
+        plan = (_SKIP, None, "")
+    _plans[key] = plan
+    return plan
+
+
 def _walk(value: Any, node: schemas.Node | None, struct: str, path: list[str]) -> None:
     if node is None or value is None:
         return
-    name = schemas.ref_name(node)
-    if name in _OPAQUE:
-        return
-    if name in _STRINGISH:
-        if not isinstance(value, str):
-            raise _TypeError(value, struct, path, _STRINGISH[name])
-        return
-    if name == "io.k8s.apimachinery.pkg.util.intstr.IntOrString":
-        if isinstance(value, bool) or not isinstance(value, (str, int)):
-            raise _TypeError(value, struct, path, "intstr.IntOrString")
-        return
-    if name == "io.k8s.apimachinery.pkg.api.resource.Quantity":
-        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
-            raise _TypeError(value, struct, path, "resource.Quantity")
-        return
-    r = schemas.resolve(node)
-    if r.get("x-kubernetes-preserve-unknown-fields"):
-        return
-    props = r.get("properties")
-    if isinstance(props, dict):
-        if not isinstance(value, dict):
-            raise _TypeError(value, struct, path, _go_type(node))
-        inner = _short(name)[1] if name else struct
-        for k in [k for k, v in value.items() if k not in props or v is None]:
+    action, detail, go_type = _plan(node)
+    if action == _STR:
+        if value.__class__ is not str:
+            raise _TypeError(value, struct, path, go_type)
+    elif action == _STRUCT:
+        if value.__class__ is not dict:
+            raise _TypeError(value, struct, path, go_type)
+        props, inner = detail
+        inner = inner or struct
+        drop = [k for k, v in value.items() if v is None or k not in props]
+        for k in drop:
             del value[k]  # unknown fields are dropped; null decodes to the zero value, which is omitted
         for k, v in value.items():
+            if v.__class__ in _SCALARS and _plan(props[k])[0] == _STR:
+                if v.__class__ is not str:
+                    raise _TypeError(v, inner, [*path, k], "string")
+                continue
             _walk(v, props[k], inner, [*path, k])
-        return
-    extra = r.get("additionalProperties")
-    if isinstance(extra, dict):
-        if not isinstance(value, dict):
-            raise _TypeError(value, struct, path, _go_type(node))
-        for k, v in value.items():
-            _walk(v, extra, struct, [*path, k])
-        return
-    t = schemas.types(r)
-    if not t:
-        return
-    if "array" in t:
-        if not isinstance(value, list):
-            raise _TypeError(value, struct, path, _go_type(node))
-        it = schemas.items(r)
+    elif action == _MAP:
+        if value.__class__ is not dict:
+            raise _TypeError(value, struct, path, go_type)
+        sub_action = _plan(detail)[0]
+        if sub_action == _STR:
+            for v in value.values():
+                if v is not None and v.__class__ is not str:
+                    raise _TypeError(v, struct, path, "string")  # Go names the map field, not the key
+            return
+        for v in value.values():
+            _walk(v, detail, struct, path)
+    elif action == _ARRAY:
+        if value.__class__ is not list:
+            raise _TypeError(value, struct, path, go_type)
         for v in value:
-            _walk(v, it, struct, path)
-        return
-    if "integer" in t:
+            _walk(v, detail, struct, path)
+    elif action == _INT:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or (
+            isinstance(value, float) and not value.is_integer()
+        ):
+            raise _TypeError(value, struct, path, go_type)
+    elif action == _NUMBER:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _TypeError(value, struct, path, _go_type(node))
-        if isinstance(value, float) and not value.is_integer():
-            raise _TypeError(value, struct, path, _go_type(node))
-        return
-    if "number" in t:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise _TypeError(value, struct, path, _go_type(node))
-        return
-    if "boolean" in t and not isinstance(value, bool):
-        raise _TypeError(value, struct, path, "bool")
-    if "string" in t and not isinstance(value, str):
-        raise _TypeError(value, struct, path, _go_type(node))
+            raise _TypeError(value, struct, path, go_type)
+    elif action == _BOOL:
+        if value.__class__ is not bool:
+            raise _TypeError(value, struct, path, "bool")
+    elif action == _STRING:
+        if value.__class__ is not str:
+            raise _TypeError(value, struct, path, go_type)
+    elif action == _INTSTR:
+        if isinstance(value, bool) or not isinstance(value, (str, int)):
+            raise _TypeError(value, struct, path, go_type)
+    elif action == _QUANTITY:
+        if isinstance(value, bool) or not isinstance(value, (str, int, float)):
+            raise _TypeError(value, struct, path, go_type)
+
+
+_SCALARS = (str, int, float, bool)
 
 
 def decode_object(obj: dict[str, Any], schema: schemas.Node, kind: str, version: str) -> None:

@@ -38,25 +38,56 @@ def _key_token(item: dict[str, Any], keys: list[str]) -> str:
     return "k:" + orjson.dumps(picked).decode()
 
 
+_OBJECT, _MAP, _ATOMIC_MAP, _LEAF_OBJECT = range(4)
+_plans: dict[int, tuple[int, str, Any, list[str]]] = {}
+_fields: dict[tuple[int, str], Any] = {}
+
+
+def _plan(node: schemas.Node) -> tuple[int, str, Any, list[str]]:
+    """(object handling, list type, item node, list-map keys) of a schema node, computed once per node."""
+    plan = _plans.get(id(node))
+    if plan is None:
+        resolved = schemas.resolve(node)
+        if schemas.is_open_object(node):
+            obj = _LEAF_OBJECT
+        elif schemas.map_type(node) == "atomic":
+            obj = _ATOMIC_MAP
+        elif "additionalProperties" in resolved and "properties" not in resolved:
+            obj = _MAP
+        else:
+            obj = _OBJECT
+        plan = _plans[id(node)] = (obj, schemas.list_type(node), schemas.items(node), schemas.list_map_keys(node))
+    return plan
+
+
+def _field(node: schemas.Node | None, name: str) -> Any:
+    if node is None:
+        return None
+    key = (id(node), name)
+    try:
+        return _fields[key]
+    except KeyError:
+        sub = _fields[key] = schemas.field(node, name)
+        return sub
+
+
 def _walk(value: Any, node: schemas.Node | None, path: Path, out: dict[Path, Any]) -> None:
-    if isinstance(value, dict) and node is not None and not schemas.is_open_object(node) or (
-        isinstance(value, dict) and node is None
-    ):
-        resolved = schemas.resolve(node) if node is not None else {}
-        is_map = node is not None and "additionalProperties" in resolved and "properties" not in resolved
-        if path and (is_map or schemas.map_type(node) == "atomic"):
+    if isinstance(value, dict):
+        kind = _OBJECT if node is None else _plan(node)[0]
+        if kind == _LEAF_OBJECT:
+            out[path] = value
+            return
+        if path and kind == _ATOMIC_MAP:
+            out[path] = value
+            return
+        if path and kind == _MAP:
             out[path] = None
-            if schemas.map_type(node) == "atomic":
-                out[path] = value
-                return
         for k, v in value.items():
-            _walk(v, schemas.field(node, k) if node is not None else None, (*path, "f:" + k), out)
+            _walk(v, _field(node, k), (*path, "f:" + k), out)
         return
     if isinstance(value, list) and node is not None:
-        ltype = schemas.list_type(node)
-        item_node = schemas.items(node)
+        _, ltype, item_node, keys = _plan(node)
         if ltype == "map":
-            keys = schemas.list_map_keys(node)
             for item in value:
                 if not isinstance(item, dict):
                     out[path] = value
@@ -65,7 +96,7 @@ def _walk(value: Any, node: schemas.Node | None, path: Path, out: dict[Path, Any
                 p = (*path, _key_token(item, keys))
                 out[p] = None
                 for k, v in item.items():
-                    _walk(v, schemas.field(item_node, k), (*p, "f:" + k), out)
+                    _walk(v, _field(item_node, k), (*p, "f:" + k), out)
             return
         if ltype == "set":
             for item in value:
@@ -81,12 +112,12 @@ def field_paths(obj: dict[str, Any], schema: schemas.Node | None, only: tuple[st
     for top, value in obj.items():
         if top in ("apiVersion", "kind") or top in skip or (only is not None and top not in only):
             continue
-        node = schemas.field(schema, top) if schema is not None else None
+        node = _field(schema, top)
         if top == "metadata" and isinstance(value, dict):
             for k, v in value.items():
                 if k in _IGNORED_META:
                     continue
-                _walk(v, schemas.field(node, k) if node is not None else None, ("f:metadata", "f:" + k), out)
+                _walk(v, _field(node, k), ("f:metadata", "f:" + k), out)
             continue
         _walk(value, node, ("f:" + top,), out)
     return out

@@ -9,6 +9,7 @@ Client calls these methods directly, so both take the same admission and validat
 from __future__ import annotations
 
 import random
+import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,8 +32,16 @@ _GENERATE_SUFFIX = 5
 MAX_GENERATE_PREFIX = 63 - _GENERATE_SUFFIX
 
 
+_now_cache: list[Any] = [0, ""]
+
+
 def now_rfc3339() -> str:
-    return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """The current time as Kubernetes writes timestamps (whole seconds), formatted once per second."""
+    t = int(time.time())
+    if _now_cache[0] != t:
+        _now_cache[0] = t
+        _now_cache[1] = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _now_cache[1]
 
 
 def object_key(namespace: str, name: str) -> str:
@@ -64,6 +73,7 @@ class RestStore:
     def __init__(self, store: Store, table: ResourceTable) -> None:
         self.store = store
         self.table = table
+        self._schemas: dict[int, schemas.Node | None] = {}
 
     # -- helpers for strategies ----------------------------------------------------------------
 
@@ -72,9 +82,14 @@ class RestStore:
         return [orjson.loads(s.data) for s in items]
 
     def schema_for(self, info: ResourceInfo) -> schemas.Node | None:
+        """The kind's schema (None for custom resources, whose schema lives in their CRD)."""
         if info.crd is not None:
             return None
-        return schemas.definition(info.group, info.version, info.kind)
+        try:
+            return self._schemas[id(info)]
+        except KeyError:
+            schema = self._schemas[id(info)] = schemas.definition(info.group, info.version, info.kind)
+            return schema
 
     # -- reads -----------------------------------------------------------------------------------
 

@@ -78,6 +78,9 @@ async def _serve_uvicorn(app: Any, opts: ServeOptions) -> None:
         access_log=False,
         timeout_keep_alive=120,
         backlog=4096,
+        proxy_headers=False,
+        server_header=False,
+        date_header=False,
     )
     server = uvicorn.Server(config)
     await server.serve()
