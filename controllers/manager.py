@@ -4,13 +4,17 @@ from __future__ import annotations
 
 from controllers.base import Controller
 from controllers.client import InProcessClient
+from controllers.clock import Clock, RealClock
 from controllers.namespace import NamespaceController
 from controllers.serviceaccounts import ROOT_CA, DependentWatch, ServiceAccountController
 from facade.rest import RestStore
 
 
 class ControllerManager:
-    def __init__(self, rest: RestStore, ca_pem: str) -> None:
+    """The controllers `kubefacade serve` runs in-process; each is also usable on its own."""
+
+    def __init__(self, rest: RestStore, ca_pem: str, clock: Clock | None = None) -> None:
+        self.clock = clock or RealClock()
         sa = ServiceAccountController(InProcessClient(rest, "kube-controller-manager"), ca_pem)
         self.controllers: list[Controller] = [
             NamespaceController(InProcessClient(rest, "namespace-controller"), rest),

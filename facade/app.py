@@ -103,7 +103,7 @@ def _wants_aggregated(request: Request) -> str | None:
     return None
 
 
-def build_app(rest: RestStore, token: str | None = None, server_address: str = "") -> ASGIApp:
+def build_app(rest: RestStore, token: str | None = None, server_address: str = "", fake_clock: Any = None) -> ASGIApp:
     discovery = Discovery(rest.table, server_address)
     resources = ResourceHandler(rest)
     ready = {"ok": True}
@@ -155,6 +155,18 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
     async def not_found(request: Request) -> Response:
         return resources.not_found(request.url.path)
 
+    async def debug_clock(request: Request) -> Response:
+        """``POST /debug/clock?advance=SECONDS`` moves the fake clock (only with --fake-clock)."""
+        if fake_clock is None:
+            return resources.not_found(request.url.path)
+        if request.method == "POST":
+            try:
+                seconds = float(request.query_params.get("advance", "0"))
+            except ValueError:
+                raise errors.bad_request("advance must be a number of seconds") from None
+            fake_clock.advance(seconds)
+        return json_response(orjson.dumps({"now": fake_clock.rfc3339(), "epoch": fake_clock.now()}))
+
     routes = [
         Route("/healthz", _safe(health)),
         Route("/livez", _safe(health)),
@@ -168,6 +180,7 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
         Route("/api/{rest:path}", _safe(api), methods=ALL_METHODS),
         Route("/apis/{rest:path}", _safe(api), methods=ALL_METHODS),
         Route("/openapi/{rest:path}", _safe(openapi)),
+        Route("/debug/clock", _safe(debug_clock), methods=["GET", "POST"]),
         Route("/{rest:path}", _safe(not_found), methods=ALL_METHODS),
     ]
     app: Any = Starlette(routes=routes)

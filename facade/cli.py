@@ -20,6 +20,7 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         controllers=not args.no_controllers,
         history_window=args.history_window,
+        fake_clock=args.fake_clock,
     ))
 
 
@@ -42,6 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--log-level", default="warning")
     serve.add_argument("--history-window", type=int, default=20_000,
                        help="events kept per resource for watch resumption and consistent paging")
+    serve.add_argument("--fake-clock", action="store_true",
+                       help="controllers use a clock that moves only through POST /debug/clock?advance=SECONDS")
     serve.add_argument("--no-controllers", action="store_true", help="serve the API only, run no controllers")
     serve.set_defaults(func=_serve)
     sub.add_parser("bench", help="benchmark any cluster: kubefacade bench --help")

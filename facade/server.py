@@ -33,6 +33,7 @@ class ServeOptions:
     log_level: str = "warning"
     controllers: bool = True
     history_window: int = 20_000
+    fake_clock: bool = False
 
 
 def _client_host(host: str) -> str:
@@ -52,11 +53,14 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
     write_kubeconfig(kubeconfig, f"https://{_client_host(opts.host)}:{opts.port}", ca_crt, token)
     rest = RestStore(MemoryStore(history=opts.history_window), builtin_table())
     await bootstrap(rest, "127.0.0.1" if opts.host in ("0.0.0.0", "::") else opts.host.strip("[]"), opts.port)
-    app = build_app(rest, token, f"{_client_host(opts.host)}:{opts.port}")
+    from controllers.clock import FakeClock, RealClock
+
+    clock = FakeClock() if opts.fake_clock else RealClock()
+    app = build_app(rest, token, f"{_client_host(opts.host)}:{opts.port}", clock if opts.fake_clock else None)
     if opts.controllers:
         from controllers.manager import ControllerManager
 
-        manager = ControllerManager(rest, ca_crt.read_text())
+        manager = ControllerManager(rest, ca_crt.read_text(), clock)
         manager.start()
         app.controllers = manager  # type: ignore[attr-defined]
     return app, rest, kubeconfig
