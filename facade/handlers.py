@@ -221,10 +221,8 @@ class ResourceHandler:
         meta: dict[str, Any] = {"resourceVersion": str(list_rv)}
         if next_key is not None:
             meta["continue"] = encode_continue(list_rv, next_key[len(prefix):] if prefix else next_key)
-            if predicate is None:
-                total = self.rest.store.count(info.store_key) if not prefix else None
-                if total is not None:
-                    meta["remainingItemCount"] = max(0, total - len(items) - _count_before(items, start))
+            if predicate is None:  # as upstream: only known when nothing is filtered out
+                meta["remainingItemCount"] = self.rest.store.count_after(info.store_key, prefix, items[-1].key)
         if accept.table:
             objs = [info.load(s.data) for s in items]
             return json_response(orjson.dumps(to_table(info, objs, params.get("includeObject", ""), meta,
@@ -479,10 +477,6 @@ def _single_name(field_selector: str) -> str:
     if field_selector.startswith("metadata.name=") and "," not in field_selector:
         return field_selector.split("=", 1)[1].lstrip("=")
     return ""
-
-
-def _count_before(items: list[Stored], start: str) -> int:
-    return 0
 
 
 def _parse_rv(raw: str) -> int:

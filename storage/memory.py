@@ -183,6 +183,16 @@ class MemoryStore:
         res = self._resources.get(resource)
         return len(res.objects) if res else 0
 
+    def count_after(self, resource: str, prefix: str, key: str) -> int:
+        """How many keys under ``prefix`` sort after ``key`` now (O(log n)): a list's remainingItemCount."""
+        res = self._resources.get(resource)
+        if res is None:
+            return 0
+        objects = res.objects
+        start = objects.bisect_right(key)
+        end = objects.bisect_left(prefix[:-1] + chr(ord(prefix[-1]) + 1)) if prefix else len(objects)
+        return max(0, end - start)
+
     async def create(self, resource: str, key: str, obj: dict[str, Any], fields: dict[str, str] | None) -> Stored:
         res = self._res(resource)
         if key in res.objects:

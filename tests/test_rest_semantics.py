@@ -235,3 +235,14 @@ def test_unknown_paths_are_404_status(server):
     assert code == 404 and json.loads(body)["kind"] == "Status"
     ctx = ssl.create_default_context(cafile=str(server.ca))
     assert ctx  # the CA the kubeconfig carries verifies the serving certificate
+
+
+def test_paged_list_reports_the_remaining_item_count(server, namespace):
+    path = f"/api/v1/namespaces/{namespace}/configmaps"
+    for i in range(5):
+        server.request("POST", path, cm_body(f"r{i}"))
+    total = len(json.loads(server.request("GET", path)[2])["items"])
+    first = json.loads(server.request("GET", f"{path}?limit=2")[2])
+    assert first["metadata"]["remainingItemCount"] == total - 2
+    second = json.loads(server.request("GET", f"{path}?limit=2&continue={first['metadata']['continue']}")[2])
+    assert second["metadata"]["remainingItemCount"] == total - 4
