@@ -25,6 +25,7 @@ from conformance.phases import (
     BenchOptions,
     create_namespace,
     delete_namespace,
+    pick_generator,
     run_create,
     run_get,
     run_list,
@@ -55,7 +56,7 @@ def run_bench(access: ClusterAccess, opts: BenchOptions, keep: bool = False) -> 
         "server": access.server,
         "context": access.context,
         "server_pids": opts.server_pids,
-        "generator": "wrk",
+        "generator": pick_generator(access, opts.generator),
         "objects": opts.objects,
         "concurrency": opts.concurrency,
         "duration_s": opts.duration_s,
@@ -96,6 +97,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--value-bytes", type=int, default=256, help="bytes of data per ConfigMap (default 256)")
     parser.add_argument("--list-runs", type=int, default=3, help="list repetitions; the median is reported")
     parser.add_argument("--watch-events", type=int, default=200, help="updates whose watch events are timed")
+    parser.add_argument("--generator", choices=("auto", "wrk", "python"), default="auto",
+                        help="load generator for create/get/update: wrk, or python where wrk cannot log in "
+                             "(client certificates); default auto")
     parser.add_argument("--server-pid", type=int, help="server PID for CPU accounting (default: found by port)")
     parser.add_argument("--keep", action="store_true", help="keep the bench namespace afterwards")
     parser.add_argument("--json", action="store_true", help="print the report as JSON")
@@ -119,7 +123,7 @@ def main(argv: list[str]) -> int:
     opts = BenchOptions(
         objects=args.objects, concurrency=args.concurrency, duration_s=args.duration, threads=args.threads,
         value_bytes=args.value_bytes, list_runs=args.list_runs, watch_events=args.watch_events,
-        server_pids=server_pids(access, args.server_pid),
+        server_pids=server_pids(access, args.server_pid), generator=args.generator,
     )
     try:
         report = run_bench(access, opts, keep=args.keep)

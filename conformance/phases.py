@@ -21,6 +21,7 @@ import orjson
 
 from conformance.httpclient import Connection, HTTPError
 from conformance.kubeconfig import ClusterAccess
+from conformance.loadgen import raw_request, run_python
 from conformance.procstat import cpu_seconds
 from conformance.stats import median, summary_ms
 from conformance.wrk_runner import run_wrk
@@ -40,6 +41,18 @@ class BenchOptions:
     list_runs: int = 3
     watch_events: int = 200
     server_pids: list[int] = field(default_factory=list)
+    generator: str = "auto"  # auto: wrk unless the kubeconfig logs in with a client certificate
+
+
+def pick_generator(access: ClusterAccess, wanted: str) -> str:
+    """'wrk' or 'python': wrk whenever it can present the kubeconfig's credentials."""
+    if wanted != "auto":
+        return wanted
+    return "python" if access.needs_client_cert and not access.token else "wrk"
+
+
+def _value(size: int, stamp: str = "") -> str:
+    return stamp + "x" * max(0, size - len(stamp))
 
 
 def with_cpu(pids: list[int], ops_of: Callable[[dict[str, Any]], int], run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
@@ -75,6 +88,13 @@ def configmaps_path(namespace: str) -> str:
 
 def run_create(access: ClusterAccess, namespace: str, opts: BenchOptions) -> dict[str, Any]:
     """POST ``opts.objects`` ConfigMaps (generateName, ``value_bytes`` of data) at C connections."""
+    if pick_generator(access, opts.generator) == "python":
+        path = configmaps_path(namespace)
+        body = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"generateName": "bench-"},
+                             "data": {"payload": _value(opts.value_bytes)}})
+        request = raw_request(access, "POST", path, body)
+        return run_python(access, lambda c, i: request, connections=min(opts.concurrency, opts.objects),
+                          duration_s=max(600.0, opts.duration_s), total=opts.objects).report()
     threads = max(1, min(opts.threads, opts.objects))
     result = run_wrk(
         access, "create", configmaps_path(namespace),
@@ -88,6 +108,10 @@ def run_create(access: ClusterAccess, namespace: str, opts: BenchOptions) -> dic
 def run_get(access: ClusterAccess, namespace: str, name: str, opts: BenchOptions) -> dict[str, Any]:
     """GET one ConfigMap for ``duration_s`` seconds at C connections."""
     path = f"{configmaps_path(namespace)}/{quote(name)}"
+    if pick_generator(access, opts.generator) == "python":
+        request = raw_request(access, "GET", path)
+        return run_python(access, lambda c, i: request, connections=opts.concurrency,
+                          duration_s=opts.duration_s).report()
     result = run_wrk(access, "get", path, [path], connections=opts.concurrency, threads=opts.threads,
                      duration_s=opts.duration_s)
     return result.report()
@@ -96,6 +120,18 @@ def run_get(access: ClusterAccess, namespace: str, name: str, opts: BenchOptions
 def run_update(access: ClusterAccess, namespace: str, names: list[str], opts: BenchOptions) -> dict[str, Any]:
     """PUT (unconditional, new value each time) over up to 1,000 ConfigMaps for ``duration_s``."""
     chosen = names[:1000]
+    if pick_generator(access, opts.generator) == "python":
+
+        def put(connection: int, number: int) -> bytes:
+            name = chosen[(connection + number * opts.concurrency) % len(chosen)]
+            body = orjson.dumps({"apiVersion": "v1", "kind": "ConfigMap",
+                                 "metadata": {"name": name, "namespace": namespace},
+                                 "data": {"payload": _value(opts.value_bytes, f"{connection}-{number}-")}})
+            return raw_request(access, "PUT", f"{configmaps_path(namespace)}/{quote(name)}", body)
+
+        report = run_python(access, put, connections=opts.concurrency, duration_s=opts.duration_s).report()
+        report["objects_updated"] = len(chosen)
+        return report
     fd, names_file = tempfile.mkstemp(prefix="kubefacade-bench-names-", suffix=".txt")
     try:
         with os.fdopen(fd, "w") as out:
@@ -184,6 +220,7 @@ class _WatchReader(threading.Thread):
         self.arrived = threading.Condition()
         self.status: int | None = None
         self.error: str | None = None
+        self.stopping = False
 
     def run(self) -> None:
         try:
@@ -204,9 +241,9 @@ class _WatchReader(threading.Thread):
                     with self.arrived:
                         self.arrivals[rv] = now
                         self.arrived.notify_all()
-        except (OSError, ValueError) as exc:
-            if self.error is None:
-                self.error = str(exc)
+        except Exception as exc:  # closing the socket under a read raises anything
+            if self.error is None and not self.stopping:
+                self.error = f"{type(exc).__name__}: {exc}"
         finally:
             self.opened.set()
 
@@ -216,6 +253,7 @@ class _WatchReader(threading.Thread):
             return self.arrivals.get(rv)
 
     def stop(self) -> None:
+        self.stopping = True
         sock = self.conn._conn.sock if self.conn._conn is not None else None
         if sock is not None:
             try:
@@ -230,7 +268,8 @@ def run_watch(access: ClusterAccess, namespace: str, names: list[str], opts: Ben
 
     Updates are sent one at a time, each waiting for its event (at most 5 s, else it counts as
     missed), so the figure is delivery latency on an idle server, not queueing behind a load.
-    An event that arrives before the write's response has been read counts as 0.
+    An event that arrives before the write's response has been read counts as 0 (and is counted
+    in ``before_response``); ``from_request_ms`` is the time from sending the write to its event.
     """
     path = configmaps_path(namespace)
     with Connection(access) as conn:
@@ -244,7 +283,8 @@ def run_watch(access: ClusterAccess, namespace: str, names: list[str], opts: Ben
         reader.start()
         reader.opened.wait(5)
         latencies: list[float] = []
-        missed = failed = sent = 0
+        from_request: list[float] = []
+        missed = failed = sent = early = 0
         deadline = time.monotonic() + opts.duration_s
         try:
             for i in range(opts.watch_events):
@@ -254,6 +294,7 @@ def run_watch(access: ClusterAccess, namespace: str, names: list[str], opts: Ben
                 body = {"apiVersion": "v1", "kind": "ConfigMap",
                         "metadata": {"name": name, "namespace": namespace},
                         "data": {"payload": f"watch-{i}-" + "w" * max(0, opts.value_bytes - 12)}}
+                requested = time.perf_counter()
                 resp = conn.request("PUT", f"{path}/{quote(name)}", body)
                 answered = time.perf_counter()
                 sent += 1
@@ -264,13 +305,16 @@ def run_watch(access: ClusterAccess, namespace: str, names: list[str], opts: Ben
                 if arrived is None:
                     missed += 1
                 else:
+                    early += arrived < answered
                     latencies.append(max(0.0, arrived - answered))
+                    from_request.append(arrived - requested)
         finally:
             sys.setswitchinterval(old_interval)
             reader.stop()
             reader.join(5)
     report: dict[str, Any] = {"updates": sent, "events": len(latencies), "missed": missed,
-                              "errors": failed + missed, "latency_ms": summary_ms(latencies)}
+                              "errors": failed + missed, "latency_ms": summary_ms(latencies),
+                              "before_response": early, "from_request_ms": summary_ms(from_request)}
     if reader.status not in (None, 200) or (reader.error and not latencies):
         report["error"] = f"watch: HTTP {reader.status}: {reader.error}"
         report["errors"] += 1

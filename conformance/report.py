@@ -34,8 +34,10 @@ def format_report(report: dict[str, Any]) -> str:
         f"server {report['server']}  (pids {report.get('server_pids') or 'unknown'})",
         f"{report['objects']:,} objects, {report['concurrency']} connections, "
         f"{report['duration_s']:g} s per timed phase, generator {report['generator']}",
-        "",
     ]
+    if report["generator"] == "python":
+        lines.append("(Python load generator: its own CPU limits these rates; they are a lower bound)")
+    lines.append("")
     phases = report["phases"]
     for name in ("create", "get", "update"):
         phase = phases.get(name)
@@ -57,7 +59,11 @@ def format_report(report: dict[str, Any]) -> str:
         lat = watch.get("latency_ms") or {}
         lines.append(f"{'watch':<13}{'':>16}   p50 {_num(lat.get('p50'), ' ms', 2):>10}   p99 "
                      f"{_num(lat.get('p99'), ' ms', 2):>10}   ({watch.get('events', 0)} events, "
-                     f"{watch.get('missed', 0)} missed){_errors(watch)}")
+                     f"{watch.get('missed', 0)} missed, {watch.get('before_response', 0)} before the response)"
+                     f"{_errors(watch)}")
+        full = watch.get("from_request_ms") or {}
+        lines.append(f"{'':<13}{'':>16}   write sent to event: p50 {_num(full.get('p50'), ' ms', 2)}, "
+                     f"p99 {_num(full.get('p99'), ' ms', 2)}")
     if report.get("error"):
         lines.append(f"error: {report['error']}")
     lines.append("")

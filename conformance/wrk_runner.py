@@ -157,17 +157,28 @@ def run_wrk(
             proc.send_signal(signal.SIGINT)
             time.sleep(0.2)
 
-    reader = threading.Thread(target=watch_stderr, daemon=True)
-    reader.start()
+    stdout_parts: list[str] = []
+
+    def read_stdout() -> None:
+        assert proc.stdout is not None
+        stdout_parts.extend(proc.stdout)
+
+    readers = [threading.Thread(target=watch_stderr, daemon=True), threading.Thread(target=read_stdout, daemon=True)]
+    for reader in readers:
+        reader.start()
     if capped:
         threading.Thread(target=interrupt_when_done, daemon=True).start()
     try:
-        stdout, _ = proc.communicate(timeout=duration_s + request_timeout_s + 30)
+        proc.wait(timeout=duration_s + request_timeout_s + 30)
     except subprocess.TimeoutExpired:
         proc.kill()
-        proc.communicate()
+        proc.wait()
         raise WrkError("wrk did not finish in time") from None
-    reader.join(timeout=5)
+    finally:
+        all_done.set()
+        for reader in readers:
+            reader.join(timeout=5)
+    stdout = "".join(stdout_parts)
     if proc.returncode != 0:
         raise WrkError(f"wrk exited with {proc.returncode}: {''.join(stderr_lines)[-2000:]}")
     if stderr_lines and RESULT_MARKER not in stdout:

@@ -40,7 +40,8 @@ WATCHER_BUFFER = 50_000
 
 
 def _dump(obj: dict[str, Any]) -> bytes:
-    return orjson.dumps(obj)
+    """Serialize for keeping: an exact-size copy, since orjson's result keeps its ~16 KiB write buffer."""
+    return memoryview(orjson.dumps(obj)).tobytes()
 
 
 class _Resource:

@@ -234,9 +234,10 @@ if __name__ == "__main__":
 
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, required=True)
-    parser.add_argument("--dir", type=Path, required=True)
+    parser.add_argument("--dir", "--data-dir", dest="dir", type=Path, required=True)
     parser.add_argument("--fail-every", type=int, default=0)
     opts = parser.parse_args()
+    opts.dir.mkdir(parents=True, exist_ok=True)
     ca_file, cert_file, key_file = write_certs(opts.dir)
     write_kubeconfig(opts.dir, opts.port, ca_file)
     uvicorn.run(build_app(opts.fail_every), host="127.0.0.1", port=opts.port, log_level="warning",
