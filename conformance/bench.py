@@ -8,6 +8,7 @@ Every non-2xx answer is counted and reported; the exit status is 1 if any phase 
     kubefacade bench --kubeconfig K [--objects N] [--concurrency C] [--duration S] [--json]
     kubefacade bench startup [...]      # start-up time of `kubefacade serve` to /readyz
     kubefacade bench memory [...]       # resident memory with 10,000 and 100,000 ConfigMaps
+    kubefacade bench server-time        # in-process: a 50-container server-side apply, a 200-property CRD
 """
 
 from __future__ import annotations
@@ -112,6 +113,10 @@ def main(argv: list[str]) -> int:
         from conformance import serverbench
 
         return serverbench.main(argv)
+    if argv and argv[0] == "server-time":
+        from conformance import servertime
+
+        return servertime.main(argv[1:])
     if argv and argv[0] == "run":
         argv = argv[1:]
     args = build_parser().parse_args(argv)

@@ -27,7 +27,7 @@ def build_predicate(info: ResourceInfo, label_selector: str, field_selector: str
         labels = None
     fields = parse_field_selector(field_selector) if field_selector.strip() else None
     if fields is not None:
-        check_supported(fields, supported_fields(info), info.kind)
+        check_supported(fields, supported_fields(info), info.kind, custom=info.crd is not None)
         if not fields.requirements:
             fields = None
     if labels is None and fields is None:

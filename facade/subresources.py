@@ -81,6 +81,10 @@ async def handle_subresource(handler: ResourceHandler, request: Request, t: Targ
             return await handler.patch(request, t, "status" if sub == "status" else "")
         raise errors.method_not_allowed(method, f"{info.plural}/{sub}", info.group)
     if sub == "scale":
+        if info.crd is not None:  # custom resources: the CRD's replica paths
+            from facade.crd_scale import custom_scale
+
+            return await custom_scale(handler, request, t)
         return await _scale(handler, request, t)
     if sub == "binding" and method == "POST":
         return await _bind(handler, request, t)
@@ -94,6 +98,10 @@ async def handle_subresource(handler: ResourceHandler, request: Request, t: Targ
         return _success(201)
     if sub in ("log", "exec", "attach", "portforward", "proxy"):
         obj = await rest.get_obj(info, t.namespace, t.name)
+        if sub == "log" and info.kind == "Pod" and method == "GET":  # streamed from the node agent
+            from facade.pod_logs import serve_pod_log
+
+            return await serve_pod_log(request, obj, rest)
         if info.kind == "Pod" and not (obj.get("spec") or {}).get("nodeName"):
             raise errors.bad_request(f"pod {t.name} does not have a host assigned")
         raise errors.APIError(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from facade.crd_cel import compile_errors
 from facade.errors import FieldError, forbidden, invalid, not_supported, required
 from facade.kinds.group_support import go_str, immutable, invalid_raw
 from facade.resource_table import ResourceInfo, Strategy
@@ -234,6 +235,7 @@ def validate_crd(obj: Obj) -> list[FieldError]:
             errs.append(required(f"{vp}.schema.openAPIV3Schema", "schemas are required"))
         else:
             errs += validate_structural(schema, f"{vp}.schema.openAPIV3Schema")
+            errs += compile_errors(schema, f"{vp}.schema.openAPIV3Schema")
     if not unique:
         errs.append(invalid_raw("spec.versions", _go_versions(versions), "must contain unique version names"))
     if versions and storage_count != 1:
@@ -299,6 +301,21 @@ class CustomResourceDefinitionStrategy(Strategy):
 
     def validate_status_update(self, new: Obj, old: Obj) -> list[FieldError]:
         return _validate_stored_versions(new)
+
+    def keep_on_delete(self, obj: Obj) -> bool:
+        """The first delete adds the cleanup finalizer and Terminating condition (controllers/crd.py empties it)."""
+        from controllers.crd import set_condition
+        from facade.crd_strategy import CLEANUP_FINALIZER
+
+        meta = obj["metadata"]
+        if meta.get("deletionTimestamp"):
+            return False
+        if CLEANUP_FINALIZER not in (meta.get("finalizers") or []):
+            meta["finalizers"] = [*(meta.get("finalizers") or []), CLEANUP_FINALIZER]
+        set_condition(obj, {"type": "Terminating", "status": "True", "reason": "InstanceDeletionPending",
+                            "message": "CustomResourceDefinition marked for deletion; CustomResource deletion will "
+                                       "begin soon"})
+        return True
 
 
 RESOURCES: list[ResourceInfo] = [
