@@ -37,10 +37,19 @@ class Client(Protocol):
     async def update_status(self, api_version: str, plural: str, obj: Obj, namespace: str = "") -> Obj: ...
 
     async def patch(self, api_version: str, plural: str, name: str, patch: Obj, namespace: str = "",
-                    patch_type: str = "application/merge-patch+json") -> Obj: ...
+                    patch_type: str = "application/merge-patch+json", subresource: str = "") -> Obj:
+        """``subresource="status"`` patches the status (how kubelet reports pod and node status)."""
+        ...
 
     async def delete(self, api_version: str, plural: str, name: str, namespace: str = "",
-                     propagation_policy: str = "") -> Obj | None: ...
+                     propagation_policy: str = "", uid: str = "",
+                     grace_period_seconds: int | None = None) -> Obj | None:
+        """Delete; ``uid`` is a precondition (409 Conflict when the object was replaced)."""
+        ...
+
+    async def bind(self, pod: str, node: str, namespace: str) -> None:
+        """POST pods/{pod}/binding: assign a pending pod to a node (what the scheduler does)."""
+        ...
 
 
 def _split(api_version: str) -> tuple[str, str]:
@@ -104,7 +113,7 @@ class InProcessClient:
         return self._obj(out)
 
     async def patch(self, api_version: str, plural: str, name: str, patch: Obj, namespace: str = "",
-                    patch_type: str = "application/merge-patch+json") -> Obj:
+                    patch_type: str = "application/merge-patch+json", subresource: str = "") -> Obj:
         from facade.patch import apply_patch
 
         info = self._info(api_version, plural)
@@ -112,11 +121,27 @@ class InProcessClient:
         schema = self.rest.schema_for(info)
         out = await self.rest.guaranteed_update(
             info, namespace, name, lambda o: apply_patch(patch_type, o, body, schema),
-            WriteOptions(field_manager=self.manager))
+            WriteOptions(field_manager=self.manager, subresource=subresource))
         return self._obj(out)
 
     async def delete(self, api_version: str, plural: str, name: str, namespace: str = "",
-                     propagation_policy: str = "") -> Obj | None:
+                     propagation_policy: str = "", uid: str = "",
+                     grace_period_seconds: int | None = None) -> Obj | None:
         obj, _ = await self.rest.delete(self._info(api_version, plural), namespace, name,
-                                        DeleteOptions(propagation_policy=propagation_policy))
+                                        DeleteOptions(propagation_policy=propagation_policy, precondition_uid=uid,
+                                                      grace_period_seconds=grace_period_seconds))
         return obj
+
+    async def bind(self, pod: str, node: str, namespace: str) -> None:
+        from facade.kinds.core_misc import apply_binding
+
+        binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod, "namespace": namespace},
+                   "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
+
+        def mutate(obj: Obj) -> Obj:
+            obj["metadata"].pop("resourceVersion", None)
+            apply_binding(obj, binding)
+            return obj
+
+        await self.rest.guaranteed_update(self._info("v1", "pods"), namespace, pod, mutate,
+                                          WriteOptions(field_manager=self.manager, subresource="binding"))

@@ -5,8 +5,11 @@ from __future__ import annotations
 from controllers.base import Controller
 from controllers.client import InProcessClient
 from controllers.clock import Clock, RealClock
+from controllers.control_plane_set import control_plane_controllers
+from controllers.crd import CRDController
 from controllers.namespace import NamespaceController
 from controllers.serviceaccounts import ROOT_CA, DependentWatch, ServiceAccountController
+from controllers.workload_set import workload_controllers
 from facade.rest import RestStore
 
 
@@ -22,6 +25,9 @@ class ControllerManager:
             DependentWatch(InProcessClient(rest, "kube-controller-manager"), "serviceaccounts", "default", sa),
             DependentWatch(InProcessClient(rest, "kube-controller-manager"), "configmaps", ROOT_CA, sa),
         ]
+        self.controllers += workload_controllers(rest, self.clock)
+        self.controllers += control_plane_controllers(rest, self.clock)
+        self.controllers.append(CRDController(InProcessClient(rest, "kube-apiserver"), rest))
 
     def start(self) -> None:
         for c in self.controllers:

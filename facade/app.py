@@ -18,7 +18,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from facade import errors
+from facade import errors, identity
 from facade.discovery import AGGREGATED_V2, AGGREGATED_V2BETA1, Discovery
 from facade.errors import APIError
 from facade.handlers import ResourceHandler, json_response, status_response
@@ -54,6 +54,9 @@ class TokenAuth:
     def __init__(self, app: ASGIApp, token: str | None) -> None:
         self.app = app
         self.expected = f"Bearer {token}".encode() if token else None
+        if token:
+            identity.register_token(token, identity.ADMIN)
+        self.user = identity.ADMIN if token else identity.ANONYMOUS_USER
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if self.expected is not None and scope["type"] in ("http", "websocket"):
@@ -71,6 +74,13 @@ class TokenAuth:
                     else:
                         await send({"type": "websocket.close", "code": 1008})
                     return
+        if scope["type"] in ("http", "websocket"):
+            try:
+                identity.current_user.set(identity.impersonate(self.user, scope["headers"]))
+            except APIError as e:
+                if scope["type"] == "http":
+                    await status_response(e)(scope, receive, send)
+                return
         await self.app(scope, receive, send)
 
 

@@ -1,4 +1,4 @@
-"""Objects that exist when a cluster starts: the four system namespaces and the `kubernetes` Service."""
+"""Objects that exist when a cluster starts: the system namespaces, the `kubernetes` Service, the system PriorityClasses."""
 
 from __future__ import annotations
 
@@ -9,6 +9,13 @@ from facade.rest import RestStore, WriteOptions
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
 MANAGER = "kube-apiserver"
+#: the classes kube-apiserver's scheduling post-start hook creates (pkg/apis/scheduling SystemPriorityClasses)
+SYSTEM_PRIORITY_CLASSES = {
+    "system-node-critical": (2000001000, "Used for system critical pods that must not be moved from their "
+                                         "current node."),
+    "system-cluster-critical": (2000000000, "Used for system critical pods that must run in the cluster, but "
+                                            "can be moved to another node if necessary."),
+}
 
 
 async def bootstrap(rest: RestStore, host_ip: str = "127.0.0.1", port: int = 6443) -> None:
@@ -37,6 +44,11 @@ async def bootstrap(rest: RestStore, host_ip: str = "127.0.0.1", port: int = 644
             },
         }
         await rest.create(svc_info, "default", svc, WriteOptions(field_manager=MANAGER))
+    pc_info = table.get("scheduling.k8s.io", "v1", "priorityclasses")
+    for name, (value, description) in SYSTEM_PRIORITY_CLASSES.items():
+        if pc_info is not None and await rest.store.get(pc_info.store_key, name) is None:
+            pc = {"metadata": {"name": name}, "value": value, "description": description}
+            await rest.create(pc_info, "", pc, WriteOptions(field_manager=MANAGER))
     ep_info = table.get("", "v1", "endpoints")
     host_ip = advertise_address(host_ip)
     if host_ip and ep_info is not None and await rest.store.get(ep_info.store_key, "default/kubernetes") is None:

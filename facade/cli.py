@@ -21,6 +21,11 @@ def _serve(args: argparse.Namespace) -> int:
         controllers=not args.no_controllers,
         history_window=args.history_window,
         fake_clock=args.fake_clock,
+        node=not args.no_node,
+        node_name=args.node_name,
+        sim_nodes=args.sim_nodes,
+        sim_job_seconds=args.sim_job_seconds,
+        sim_ready_seconds=args.sim_ready_seconds,
     ))
 
 
@@ -46,7 +51,17 @@ def main(argv: list[str] | None = None) -> int:
     serve.add_argument("--fake-clock", action="store_true",
                        help="controllers use a clock that moves only through POST /debug/clock?advance=SECONDS")
     serve.add_argument("--no-controllers", action="store_true", help="serve the API only, run no controllers")
+    serve.add_argument("--no-node", action="store_true", help="run no node agent in this process")
+    serve.add_argument("--node-name", default="", help="name of the in-process node (default: the host name)")
+    serve.add_argument("--sim-nodes", type=int, default=0, help="also run N simulated (KWOK-like) nodes")
+    serve.add_argument("--sim-job-seconds", type=float, default=1.0,
+                       help="simulated nodes: seconds until a Job's pod succeeds")
+    serve.add_argument("--sim-ready-seconds", type=float, default=0.0,
+                       help="simulated nodes: seconds until a started container reads Running and Ready")
     serve.set_defaults(func=_serve)
+    from runtime.cli import add_node_command
+
+    add_node_command(sub)
     sub.add_parser("bench", help="benchmark any cluster: kubefacade bench --help")
     args = parser.parse_args(argv)
     return int(args.func(args))

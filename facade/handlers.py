@@ -40,7 +40,17 @@ def json_response(body: bytes, status: int = 200, headers: dict[str, str] | None
 
 
 def status_response(err: APIError) -> Response:
+    if isinstance(err, RouteMethodNotAllowed):
+        return Response(b"405: Method Not Allowed", 405, media_type="text/plain")
     return json_response(orjson.dumps(err.status()), err.code, err.headers)
+
+
+class RouteMethodNotAllowed(APIError):
+    """A verb the resource does not serve: upstream registers no route for it, so its HTTP router
+    answers a plain-text 405 (kubectl prints "the server does not allow this method ...")."""
+
+    def __init__(self) -> None:
+        super().__init__(405, "MethodNotAllowed", "the server does not allow this method on the requested resource")
 
 
 def success_status(info: ResourceInfo, name: str, uid: str) -> bytes:
@@ -135,7 +145,9 @@ class ResourceHandler:
 
     def _verb(self, info: ResourceInfo, verb: str) -> None:
         if verb not in info.verbs:
-            raise errors.method_not_allowed(verb, info.plural, info.group)
+            if verb == "watch" and "list" in info.verbs:  # the list route exists and refuses the watch
+                raise errors.method_not_allowed(verb, info.plural, info.group)
+            raise RouteMethodNotAllowed()
 
     # -- output ----------------------------------------------------------------------------------
 
@@ -308,7 +320,9 @@ class ResourceHandler:
         params = request.query_params
         opts = DeleteOptions()
         doc: dict[str, Any] = {}
-        if body.strip():
+        if body.startswith(b"k8s\x00"):  # typed client-go clients send DeleteOptions as protobuf
+            doc = parse_body(body, "application/vnd.kubernetes.protobuf")
+        elif body.strip():
             try:
                 doc = orjson.loads(body)
             except orjson.JSONDecodeError:
@@ -508,6 +522,10 @@ def check_fields(rest: RestStore, info: ResourceInfo, body: bytes, obj: Any, mod
     """fieldValidation of a write: warnings for Warn, a 400 for Strict, nothing for Ignore."""
     if not isinstance(obj, dict):
         return []
+    if info.crd is not None:  # custom resources: unknown means what the CRD schema prunes
+        from facade.crd_fieldvalidation import check_custom_fields
+
+        return check_custom_fields(info, body, obj, mode, options_kind)
     meta = obj.get("metadata") if isinstance(obj.get("metadata"), dict) else {}
     return check(body, obj, rest.schema_for(info), mode, info.kind, info.group, (meta or {}).get("name", ""),
                  version=info.version, options_kind=options_kind)

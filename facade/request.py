@@ -9,12 +9,14 @@ import orjson
 import yaml
 
 from facade import errors
+from facade.protobuf.decode import decode_kubernetes_protobuf
 from facade.resource_table import ResourceInfo, ResourceTable
 
 MAX_BODY = 3 * 1024 * 1024
 
 JSON = "application/json"
 YAML = "application/yaml"
+PROTOBUF = "application/vnd.kubernetes.protobuf"
 
 
 @dataclass
@@ -76,9 +78,9 @@ def parse_body(body: bytes, content_type: str) -> Any:
             raise errors.bad_request(f"couldn't get version/kind; json parse error: {e}") from None
     if ct in (YAML, "application/x-yaml", "text/yaml"):
         return _yaml(body)
-    if ct == "application/vnd.kubernetes.protobuf":
-        raise errors.unsupported_media_type("application/json, application/yaml")
-    raise errors.unsupported_media_type("application/json, application/yaml")
+    if ct == PROTOBUF:
+        return decode_kubernetes_protobuf(body)
+    raise errors.unsupported_media_type(f"{JSON}, {YAML}, {PROTOBUF}")
 
 
 def _yaml(body: bytes) -> Any:

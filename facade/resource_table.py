@@ -60,6 +60,16 @@ class Strategy:
     tracks_generation: bool = False
     #: the top-level fields a status update may change (besides metadata labels/annotations).
     status_fields: tuple[str, ...] = ("status",)
+    #: metadata a status update may change (Deployments: annotations, which is how the deployment
+    #: controller writes its revision annotation without bumping the generation).
+    status_metadata: tuple[str, ...] = ()
+    #: create-only kinds that are answered, never stored (TokenReview, SubjectAccessReview): a
+    #: create calls ``answer`` instead of the generic flow, as their upstream REST has no store.
+    answers_create: bool = False
+
+    async def answer(self, obj: Obj, namespace: str, field_manager: str, ctx: Any) -> Obj:
+        """The response to a create of an ``answers_create`` kind (the request object with status)."""
+        return obj
 
     def defaults(self, obj: Obj) -> None:
         """Set Kubernetes' defaults in place (runs on every create, update, patch and apply)."""

@@ -65,6 +65,8 @@ class DeleteOptions:
 
 
 NAMESPACES = "namespaces"
+#: ObjectMeta collections that kube-apiserver never writes out when empty (``omitempty`` Go maps/slices)
+_OMITEMPTY_META = ("labels", "annotations", "finalizers", "ownerReferences")
 
 
 class RestStore:
@@ -128,6 +130,10 @@ class RestStore:
             obj["metadata"] = {}
         elif not isinstance(meta, dict):
             raise errors.bad_request("metadata must be an object")
+        else:
+            for f in _OMITEMPTY_META:  # Go's omitempty: an empty map or list is not there at all
+                if f in meta and not meta[f] and isinstance(meta[f], (dict, list)):
+                    del meta[f]
         return obj
 
     def _check_namespace(self, info: ResourceInfo, obj: Obj, namespace: str) -> None:
@@ -223,6 +229,8 @@ class RestStore:
         """Create; returns the stored version, or the would-be object for dry runs."""
         obj = self._check_type(info, obj)
         self._check_namespace(info, obj, namespace)
+        if info.strategy.answers_create:  # review kinds: answered, never stored
+            return await info.strategy.answer(obj, namespace, opts.field_manager, self)
         meta = obj["metadata"]
         for f in ("uid", "resourceVersion", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds",
                   "selfLink"):
@@ -322,6 +330,8 @@ class RestStore:
             strategy.prepare_for_status_update(new, old)
             nm, om = new["metadata"], old["metadata"]
             for f in ("labels", "annotations", "finalizers", "ownerReferences"):
+                if f in strategy.status_metadata:
+                    continue
                 if f in om:
                     nm[f] = om[f]
                 else:
@@ -426,6 +436,7 @@ class RestStore:
                     f"Precondition failed: ResourceVersion in precondition: {opts.precondition_rv}, "
                     f"ResourceVersion in object meta: {meta.get('resourceVersion')}",
                 )
+            keep = info.strategy.keep_on_delete(obj)  # first: it may add a finalizer (CRD cleanup)
             finalizers = list(meta.get("finalizers") or [])
             policy = opts.propagation_policy
             if policy == "Orphan" and "orphan" not in finalizers:
@@ -433,7 +444,6 @@ class RestStore:
             elif policy == "Foreground" and "foregroundDeletion" not in finalizers:
                 finalizers.append("foregroundDeletion")
             grace = info.strategy.deletion_grace(obj, opts.grace_period_seconds)
-            keep = info.strategy.keep_on_delete(obj)
             if not finalizers and not grace and not keep:
                 if opts.dry_run:
                     return obj, True

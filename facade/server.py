@@ -34,6 +34,11 @@ class ServeOptions:
     controllers: bool = True
     history_window: int = 20_000
     fake_clock: bool = False
+    node: bool = True  # one process-backend node named after the host (runtime/local.py)
+    node_name: str = ""
+    sim_nodes: int = 0
+    sim_job_seconds: float = 1.0
+    sim_ready_seconds: float = 0.0
 
 
 def _client_host(host: str) -> str:
@@ -63,6 +68,14 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
         manager = ControllerManager(rest, ca_crt.read_text(), clock)
         manager.start()
         app.controllers = manager  # type: ignore[attr-defined]
+    if opts.node or opts.sim_nodes:
+        from runtime.local import LocalNodes
+        from runtime.sim import SimStages
+
+        nodes = LocalNodes(rest, opts.data_dir, clock, opts.node, opts.node_name, opts.sim_nodes,
+                           SimStages(running_delay=opts.sim_ready_seconds, job_delay=opts.sim_job_seconds))
+        await nodes.start()
+        app.nodes = nodes  # type: ignore[attr-defined]
     return app, rest, kubeconfig
 
 
@@ -115,10 +128,19 @@ async def serve(opts: ServeOptions) -> None:
     print(f"export KUBECONFIG={kubeconfig}", flush=True)
     print(f"kubefacade serving Kubernetes v1.32 API on https://{_client_host(opts.host)}:{opts.port} "
           f"({'hypercorn' if opts.server == 'hypercorn' or opts.http2 else 'uvicorn'})", file=sys.stderr, flush=True)
-    if opts.server == "hypercorn" or opts.http2:
-        await _serve_hypercorn(app, opts)
-    else:
-        await _serve_uvicorn(app, opts)
+    if getattr(app, "nodes", None) is not None:
+        from runtime.local import exit_on_sigterm
+
+        exit_on_sigterm()  # so that the node agents' cleanup below runs when uvicorn re-raises SIGTERM
+    try:
+        if opts.server == "hypercorn" or opts.http2:
+            await _serve_hypercorn(app, opts)
+        else:
+            await _serve_uvicorn(app, opts)
+    finally:
+        nodes = getattr(app, "nodes", None)
+        if nodes is not None:  # the node agents' containers do not outlive the server
+            await nodes.stop()
 
 
 def run(opts: ServeOptions) -> int:

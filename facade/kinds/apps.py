@@ -134,6 +134,9 @@ class _WorkloadStrategy(Strategy):
 
 
 class DeploymentStrategy(_WorkloadStrategy):
+    #: deploymentStatusStrategy keeps spec and labels only: the controller's revision annotation rides on status writes
+    status_metadata = ("annotations",)
+
     def defaults(self, obj: Obj) -> None:
         spec = spec_of(obj)
         spec.setdefault("replicas", 1)
