@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from storage.selectors import check_supported, parse_field_selector, parse_label_selector
-
 from facade.resource_table import ResourceInfo
 from storage.interface import Predicate, Stored
+from storage.selectors import check_supported, parse_field_selector, parse_label_selector
 
 _PROBE = {"metadata": {"name": "", "namespace": ""}, "spec": {}, "status": {}, "involvedObject": {}, "source": {}}
 
