@@ -6,10 +6,10 @@ where a pod fits. They are read the way upstream reads them so the counts match 
 
 from __future__ import annotations
 
-from datetime import datetime
 from fractions import Fraction
 from typing import Any
 
+from controllers.pod_util import condition, parse_time
 from facade.kinds.core_quantity import value_of
 from storage.selectors import LabelSelector, SelectorError, selector_from_label_selector, selector_from_set
 
@@ -18,23 +18,6 @@ Obj = dict[str, Any]
 
 def meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
-
-
-def parse_time(value: str | None) -> float | None:
-    """An RFC 3339 timestamp as epoch seconds (None when absent or malformed)."""
-    if not value:
-        return None
-    try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
-    except ValueError:
-        return None
-
-
-def condition(obj: Obj, ctype: str) -> Obj | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == ctype:
-            return c
-    return None
 
 
 def is_ready(pod: Obj) -> bool:
