@@ -133,7 +133,8 @@ class GarbageCollector(Controller):
                 self.by_kind = {(r.group, r.kind): r for r in wanted}
                 for r in wanted:
                     if r not in self.informers:
-                        inf = Informer(self.client, r.api_version, r.plural, f"gc-{r.plural}.{r.group}")
+                        inf = Informer(self.client, r.api_version, r.plural, f"gc-{r.plural}.{r.group}",
+                                       metadata_only=True)
                         inf.add_handler(self._handler(r))
                         inf.start()
                         self.informers[r] = inf

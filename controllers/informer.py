@@ -37,8 +37,10 @@ def _rv(obj: Obj) -> int:
 class Informer:
     """The latest version of every object of one resource, and callbacks on each change."""
 
-    def __init__(self, client: Client, api_version: str, plural: str, name: str = "") -> None:
+    def __init__(self, client: Client, api_version: str, plural: str, name: str = "",
+                 metadata_only: bool = False) -> None:
         self.client = client
+        self.metadata_only = metadata_only
         self.api_version = api_version
         self.plural = plural
         self.name = name or f"{plural}-informer"
@@ -84,10 +86,19 @@ class Informer:
                     break
         return out
 
+    @staticmethod
+    def _slim(obj: Obj) -> Obj:
+        """What a metadata-only informer keeps (upstream's PartialObjectMetadata)."""
+        meta = {k: v for k, v in (obj.get("metadata") or {}).items() if k != "managedFields"}
+        return {"apiVersion": obj.get("apiVersion"), "kind": obj.get("kind"), "metadata": meta}
+
     async def _run(self) -> None:
+        slim = self._slim if self.metadata_only else None
         while True:
             try:
                 items, rv = await self.client.list(self.api_version, self.plural)
+                if slim is not None:
+                    items = [slim(o) for o in items]
                 fresh = {key_of(o): o for o in items}
                 for k, old in list(self.cache.items()):
                     if k not in fresh:
@@ -101,6 +112,8 @@ class Informer:
                 async for ev_type, obj in self.client.watch(self.api_version, self.plural, rv):
                     if ev_type == "BOOKMARK":
                         continue
+                    if slim is not None:
+                        obj = slim(obj)
                     k = key_of(obj)
                     old = self.cache.get(k)
                     if ev_type == "DELETED":
