@@ -66,10 +66,10 @@ async def _crd_times(runs: int, properties: int) -> list[float]:
 
 
 async def _apply_times(runs: int, containers: int) -> list[float]:
-    from facade.apply import apply_object
+    from facade.apply import apply_to_store
     from facade.bootstrap import bootstrap
     from facade.kinds import builtin_table
-    from facade.rest import RestStore
+    from facade.rest import RestStore, WriteOptions
     from storage.memory import MemoryStore
 
     rest = RestStore(MemoryStore(), builtin_table())
@@ -81,7 +81,7 @@ async def _apply_times(runs: int, containers: int) -> list[float]:
         body = _deployment(containers)
         body["spec"]["template"]["metadata"]["labels"]["run"] = str(i)  # every apply changes something
         start = time.perf_counter()
-        await apply_object(rest, info, "default", "big", body, manager="kubectl", force=False)
+        await apply_to_store(rest, info, "default", "big", body, "kubectl", False, WriteOptions())
         out.append(time.perf_counter() - start)
     return out
 

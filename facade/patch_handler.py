@@ -42,8 +42,13 @@ async def patch_object(
     def mutate(obj: dict[str, Any]) -> dict[str, Any]:
         warnings.clear()
         try:
-            return apply_patch(raw_type, obj, body, schema, field_validation=directive, warnings=warnings,
-                               accepted=accepted)
+            patched = apply_patch(raw_type, obj, body, schema, field_validation=directive, warnings=warnings,
+                                  accepted=accepted)
+            if info.crd is not None and directive != "Ignore":  # unknown = what the CRD schema prunes
+                from facade.crd_fieldvalidation import check_patched_fields
+
+                check_patched_fields(info, patched, directive, warnings)
+            return patched
         except errors.APIError as e:
             if e.code >= 500:  # Go's plain errors (e.g. a missing merge key) are bad input, not our failure
                 raise errors.bad_request(e.message) from None
