@@ -15,8 +15,9 @@ import orjson
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
-from starlette.routing import Route
+from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.websockets import WebSocket
 
 from facade import errors, identity
 from facade.discovery import AGGREGATED_V2, AGGREGATED_V2BETA1, Discovery
@@ -177,7 +178,13 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
             fake_clock.advance(seconds)
         return json_response(orjson.dumps({"now": fake_clock.rfc3339(), "epoch": fake_clock.now()}))
 
+    async def pod_exec(websocket: WebSocket) -> None:
+        from facade.pod_exec import serve_exec
+
+        await serve_exec(websocket, rest)
+
     routes = [
+        WebSocketRoute("/api/v1/namespaces/{namespace}/pods/{name}/exec", pod_exec),
         Route("/healthz", _safe(health)),
         Route("/livez", _safe(health)),
         Route("/readyz", _safe(health)),

@@ -216,6 +216,11 @@ class ProcessRuntime:
             return ExecResult(-1, b"")
         return ExecResult(proc.returncode or 0, out)
 
+    def exec_environment(self, container_id: str) -> tuple[str, dict[str, str]]:
+        """(working directory, environment) a command run in this container gets, for exec streams."""
+        c = self._get(container_id)
+        return c.cwd, dict(c.env)
+
     def exec_stream(self, container_id: str, command: list[str], tty: bool) -> AsyncIterator[bytes]:
         raise NotImplementedError("interactive exec is served by the streams part of the node agent")
 
