@@ -183,8 +183,14 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
 
         await serve_exec(websocket, rest)
 
+    async def pod_portforward(websocket: WebSocket) -> None:
+        from facade.pod_portforward import serve_portforward
+
+        await serve_portforward(websocket, rest)
+
     routes = [
         WebSocketRoute("/api/v1/namespaces/{namespace}/pods/{name}/exec", pod_exec),
+        WebSocketRoute("/api/v1/namespaces/{namespace}/pods/{name}/portforward", pod_portforward),
         Route("/healthz", _safe(health)),
         Route("/livez", _safe(health)),
         Route("/readyz", _safe(health)),

@@ -80,3 +80,14 @@ def test_exec_in_an_unknown_container_is_refused(server, shell_pod):
     proc = server.kubectl("exec", "sh", "-c", "nope", "-n", shell_pod, "--", "true", check=False)
     assert proc.returncode != 0
     assert "container nope is not valid for pod sh" in proc.stderr
+
+
+def test_kubectl_cp_copies_both_ways(server, shell_pod, tmp_path):
+    src = tmp_path / "in.txt"
+    src.write_text("local content\n")
+    server.kubectl("cp", str(src), f"{shell_pod}/sh:copied.txt")
+    assert server.kubectl("exec", "sh", "-n", shell_pod, "--", "cat", "copied.txt").stdout == "local content\n"
+    server.kubectl("exec", "sh", "-n", shell_pod, "--", "sh", "-c", "echo remote > made.txt")
+    dst = tmp_path / "out.txt"
+    server.kubectl("cp", f"{shell_pod}/sh:made.txt", str(dst))
+    assert dst.read_text() == "remote\n"
