@@ -8,9 +8,9 @@ Client calls these methods directly, so both take the same admission and validat
 
 from __future__ import annotations
 
+import os
 import random
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -42,6 +42,14 @@ def now_rfc3339() -> str:
         _now_cache[0] = t
         _now_cache[1] = datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     return _now_cache[1]
+
+
+def new_uid() -> str:
+    """A random (version 4) UUID string, formatted directly: uuid.uuid4() costs ~3 % of a create."""
+    n = int.from_bytes(os.urandom(16))
+    n = (n & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 def object_key(namespace: str, name: str) -> str:
@@ -250,7 +258,7 @@ class RestStore:
                 obj, None, opts.field_manager, info.group_version, self.schema_for(info), now_rfc3339(),
                 status_fields=strategy.status_fields if strategy.has_status else (),
             )
-        meta["uid"] = str(uuid.uuid4())
+        meta["uid"] = new_uid()
         meta["creationTimestamp"] = now_rfc3339()
         if strategy.tracks_generation:
             meta["generation"] = 1
