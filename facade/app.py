@@ -23,6 +23,7 @@ from facade import errors, identity
 from facade.discovery import AGGREGATED_V2, AGGREGATED_V2BETA1, Discovery
 from facade.errors import APIError
 from facade.handlers import ResourceHandler, json_response, status_response
+from facade.metrics_api import metrics_endpoint
 from facade.rest import RestStore
 from facade.schemas import KUBERNETES_VERSION
 
@@ -188,9 +189,15 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
 
         await serve_portforward(websocket, rest)
 
+    async def pod_attach(websocket: WebSocket) -> None:
+        from facade.pod_attach import serve_attach
+
+        await serve_attach(websocket, rest)
+
     routes = [
         WebSocketRoute("/api/v1/namespaces/{namespace}/pods/{name}/exec", pod_exec),
         WebSocketRoute("/api/v1/namespaces/{namespace}/pods/{name}/portforward", pod_portforward),
+        WebSocketRoute("/api/v1/namespaces/{namespace}/pods/{name}/attach", pod_attach),
         Route("/healthz", _safe(health)),
         Route("/livez", _safe(health)),
         Route("/readyz", _safe(health)),
@@ -201,6 +208,7 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
         Route("/api", _safe(api), methods=ALL_METHODS),
         Route("/apis", _safe(api), methods=ALL_METHODS),
         Route("/api/{rest:path}", _safe(api), methods=ALL_METHODS),
+        Route("/apis/metrics.k8s.io/v1beta1/{rest:path}", _safe(metrics_endpoint), methods=ALL_METHODS),
         Route("/apis/{rest:path}", _safe(api), methods=ALL_METHODS),
         Route("/openapi/{rest:path}", _safe(openapi)),
         Route("/debug/clock", _safe(debug_clock), methods=["GET", "POST"]),
@@ -226,7 +234,8 @@ class ResourceFastPath:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path = scope["path"]
-            if path.startswith("/api/") or path.startswith("/apis/") or path in ("/api", "/apis"):
+            metrics = path.startswith("/apis/metrics.k8s.io/v1beta1/")  # served from the agents' samples
+            if not metrics and (path.startswith("/api/") or path.startswith("/apis/") or path in ("/api", "/apis")):
                 response = await self.api(Request(scope, receive))
                 await response(scope, receive, send)
                 return

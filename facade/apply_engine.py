@@ -25,7 +25,7 @@ from typing import Any
 
 import orjson
 
-from facade.apply_fieldset import MISSING, compare, config_fields
+from facade.apply_fieldset import compare, config_fields
 from facade.apply_managers import APPLY, UPDATE, ManagerEntry, conflict_error, decode_entries, encode_entries
 from facade.apply_merge import merge, prune
 from facade.apply_schema import Path, Plan, root_plan
@@ -194,4 +194,4 @@ def go_json(value: Any) -> str:
             .replace("\u2028", "\\u2028").replace("\u2029", "\\u2029"))
 
 
-__all__ = ["MISSING", "ApplyResult", "apply_config", "go_json"]
+__all__ = ["ApplyResult", "apply_config", "go_json"]

@@ -15,7 +15,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from facade.apply_schema import ATOMIC, DEDUCED, MAP, ApplyTypeError, Path, Plan, item_token, path_string
+from facade.apply_schema import (
+    ATOMIC,
+    DEDUCED,
+    MAP,
+    ApplyTypeError,
+    Path,
+    Plan,
+    item_token,
+    path_string,
+    token_string,
+)
 
 _MISSING: Any = object()
 
@@ -55,8 +65,6 @@ def _fields(value: Any, pl: Plan, path: Path, out: set[Path]) -> None:
             except ApplyTypeError as e:
                 raise ApplyTypeError(path_string(path), f"element {i}: {e.detail}") from None
             if tok in seen:
-                from facade.apply_schema import token_string
-
                 raise ApplyTypeError(path_string(path), f"duplicate entries for key {token_string(tok)}")
             seen.add(tok)
             p = (*path, tok)
@@ -162,10 +170,6 @@ def _index(items: list[Any], pl: Plan) -> dict[str, Any]:
             tok = f"i:{i}"
         out.setdefault(tok, item)
     return out
-
-
-def index_items(items: list[Any], pl: Plan) -> dict[str, Any]:
-    return _index(items, pl)
 
 
 MISSING = _MISSING

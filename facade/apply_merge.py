@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from facade.apply_fieldset import MISSING, index_items
+from facade.apply_fieldset import MISSING
 from facade.apply_schema import ATOMIC, ApplyTypeError, Path, Plan, item_token
 
 
@@ -184,4 +184,4 @@ def _tokens(items: list[Any], pl: Plan) -> list[tuple[str, Any]]:
     return out
 
 
-__all__ = ["index_items", "merge", "prune"]
+__all__ = ["merge", "prune"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 
+from facade.admission_storage import bootstrap_storage_class
 from facade.rest import RestStore, WriteOptions
 
 SYSTEM_NAMESPACES = ("default", "kube-system", "kube-public", "kube-node-lease")
@@ -58,6 +59,31 @@ async def bootstrap(rest: RestStore, host_ip: str = "127.0.0.1", port: int = 644
             "subsets": [{"addresses": [{"ip": host_ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
         }
         await rest.create(ep_info, "default", ep, WriteOptions(field_manager=MANAGER))
+    await bootstrap_storage_class(rest, WriteOptions(field_manager=MANAGER))
+
+
+def _interface_addresses() -> list[str]:
+    """IPv4 addresses of this host's network interfaces (Linux; empty elsewhere).
+
+    The fallback when the host name resolves only to loopback, as /etc/hosts often makes it. Read
+    from the interfaces themselves (SIOCGIFADDR): no socket is aimed at any other address.
+    """
+    import fcntl
+    import struct
+
+    out: list[str] = []
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+    except OSError:
+        return out
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        for name in names:
+            try:
+                packed = fcntl.ioctl(s.fileno(), 0x8915, struct.pack("256s", name.encode()[:15]))  # SIOCGIFADDR
+            except OSError:
+                continue
+            out.append(socket.inet_ntoa(packed[20:24]))
+    return out
 
 
 def advertise_address(bind_ip: str) -> str:
@@ -71,6 +97,7 @@ def advertise_address(bind_ip: str) -> str:
         candidates += [a[4][0] for a in socket.getaddrinfo(socket.gethostname(), None, socket.AF_INET)]
     except OSError:
         pass
+    candidates += _interface_addresses()
     for c in candidates:
         try:
             ip = ipaddress.ip_address(c)

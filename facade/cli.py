@@ -26,6 +26,9 @@ def _serve(args: argparse.Namespace) -> int:
         sim_nodes=args.sim_nodes,
         sim_job_seconds=args.sim_job_seconds,
         sim_ready_seconds=args.sim_ready_seconds,
+        runtime=args.runtime,
+        node_monitor_grace_period=args.node_monitor_grace_period,
+        default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
     ))
 
 
@@ -52,12 +55,18 @@ def main(argv: list[str] | None = None) -> int:
                        help="controllers use a clock that moves only through POST /debug/clock?advance=SECONDS")
     serve.add_argument("--no-controllers", action="store_true", help="serve the API only, run no controllers")
     serve.add_argument("--no-node", action="store_true", help="run no node agent in this process")
+    serve.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                       help="seconds a node may stay silent before its conditions turn Unknown")
+    serve.add_argument("--default-unreachable-toleration-seconds", type=int, default=300,
+                       help="tolerationSeconds of the not-ready/unreachable tolerations pods get by default")
     serve.add_argument("--node-name", default="", help="name of the in-process node (default: the host name)")
     serve.add_argument("--sim-nodes", type=int, default=0, help="also run N simulated (KWOK-like) nodes")
     serve.add_argument("--sim-job-seconds", type=float, default=1.0,
                        help="simulated nodes: seconds until a Job's pod succeeds")
     serve.add_argument("--sim-ready-seconds", type=float, default=0.0,
                        help="simulated nodes: seconds until a started container reads Running and Ready")
+    serve.add_argument("--runtime", choices=("process", "docker"), default="process",
+                       help="backend of the in-process node: host processes, or a Docker engine (DOCKER_HOST)")
     serve.set_defaults(func=_serve)
     from runtime.cli import add_node_command
 

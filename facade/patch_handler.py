@@ -35,6 +35,9 @@ async def patch_object(
         from facade.apply import server_side_apply
 
         return await server_side_apply(handler, request, t, body, opts)
+    if "force" in request.query_params:  # ValidatePatchOptions: force belongs to apply only
+        raise errors.invalid_error("PatchOptions", "meta.k8s.io", "", [
+            errors.forbidden("force", "may not be specified for non-apply patch")])
     schema = rest.schema_for(info)
     warnings: list[str] = []
     directive = validate_mode(request.query_params.get("fieldValidation", ""), "PatchOptions") or "Warn"

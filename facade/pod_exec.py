@@ -108,6 +108,8 @@ async def serve_exec(websocket: WebSocket, rest: Any) -> None:
             raise errors.bad_request("the websocket subprotocol must be one of " + ", ".join(PROTOCOLS))
         runtime, cid, _ = await _locate(rest, namespace, name, params.get("container", ""))
         cwd, env = runtime.exec_environment(cid)
+        if hasattr(runtime, "exec_command"):  # a backend whose containers are not host processes (docker)
+            command = runtime.exec_command(cid, command, tty, want_stdin)
     except APIError as e:
         await websocket.accept(subprotocol=protocol)
         await _send(websocket, ERROR, orjson.dumps(e.status()))

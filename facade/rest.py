@@ -18,6 +18,8 @@ from typing import Any
 import orjson
 
 from facade import errors, schemas
+from facade.admission_quota import admit_create
+from facade.admission_storage import default_storage_class
 from facade.decode import decode_object
 from facade.errors import APIError, FieldError
 from facade.managed_fields import update_managed_fields
@@ -31,6 +33,9 @@ _NAME_CHARS = "bcdfghjklmnpqrstvwxz2456789"
 _GENERATE_SUFFIX = 5
 MAX_GENERATE_PREFIX = 63 - _GENERATE_SUFFIX
 
+
+# Admission run on every create after validation (LimitRanger, ResourceQuota); append to extend.
+ADMISSION_STEPS: list[Any] = [default_storage_class, admit_create]
 
 _now_cache: list[Any] = [0, ""]
 
@@ -266,6 +271,8 @@ class RestStore:
             meta.pop("generation", None)
         strategy.prepare_for_create(obj)
         self._invalid(info, obj, strategy.validate(obj))
+        for step in ADMISSION_STEPS:
+            await step(self, info, namespace, obj)
         if opts.dry_run:
             key = object_key(namespace, meta["name"])
             if await self.store.get(info.store_key, key) is not None:

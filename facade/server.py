@@ -39,6 +39,9 @@ class ServeOptions:
     sim_nodes: int = 0
     sim_job_seconds: float = 1.0
     sim_ready_seconds: float = 0.0
+    runtime: str = "process"  # the in-process node's backend: process or docker (runtime/docker.py)
+    node_monitor_grace_period: float = 40.0  # silence after which a node's conditions turn Unknown
+    default_unreachable_toleration_seconds: int = 300  # DefaultTolerationSeconds admission
 
 
 def _client_host(host: str) -> str:
@@ -57,6 +60,10 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
     kubeconfig = opts.kubeconfig or opts.data_dir / "kubeconfig"
     write_kubeconfig(kubeconfig, f"https://{_client_host(opts.host)}:{opts.port}", ca_crt, token)
     rest = RestStore(MemoryStore(history=opts.history_window), builtin_table())
+    if opts.default_unreachable_toleration_seconds != 300:
+        from facade.kinds import core_pod_strategy
+
+        core_pod_strategy.DEFAULT_TOLERATION_SECONDS = opts.default_unreachable_toleration_seconds
     await bootstrap(rest, "127.0.0.1" if opts.host in ("0.0.0.0", "::") else opts.host.strip("[]"), opts.port)
     from controllers.clock import FakeClock, RealClock
 
@@ -65,7 +72,7 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
     if opts.controllers:
         from controllers.manager import ControllerManager
 
-        manager = ControllerManager(rest, ca_crt.read_text(), clock)
+        manager = ControllerManager(rest, ca_crt.read_text(), clock, opts.data_dir, opts.node_monitor_grace_period)
         manager.start()
         app.controllers = manager  # type: ignore[attr-defined]
     if opts.node or opts.sim_nodes:
@@ -73,7 +80,8 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
         from runtime.sim import SimStages
 
         nodes = LocalNodes(rest, opts.data_dir, clock, opts.node, opts.node_name, opts.sim_nodes,
-                           SimStages(running_delay=opts.sim_ready_seconds, job_delay=opts.sim_job_seconds))
+                           SimStages(running_delay=opts.sim_ready_seconds, job_delay=opts.sim_job_seconds),
+                           runtime=opts.runtime)
         await nodes.start()
         app.nodes = nodes  # type: ignore[attr-defined]
     return app, rest, kubeconfig
@@ -94,6 +102,7 @@ async def _serve_uvicorn(app: Any, opts: ServeOptions) -> None:
         log_level=opts.log_level,
         access_log=False,
         timeout_keep_alive=120,
+        timeout_graceful_shutdown=3,  # open watches and streams must not keep Ctrl-C from stopping the server
         backlog=4096,
         proxy_headers=False,
         server_header=False,

@@ -96,6 +96,10 @@ async def handle_subresource(handler: ResourceHandler, request: Request, t: Targ
             opts = handler._delete_options(request, orjson.dumps(doc["deleteOptions"]))
         await rest.delete(info, t.namespace, t.name, opts)
         return _success(201)
+    if sub == "proxy" and info.kind in ("Service", "Pod"):
+        from facade.proxy_subresource import serve_proxy
+
+        return await serve_proxy(request, rest, t)
     if sub in ("log", "exec", "attach", "portforward", "proxy"):
         obj = await rest.get_obj(info, t.namespace, t.name)
         if sub == "log" and info.kind == "Pod" and method == "GET":  # streamed from the node agent

@@ -16,7 +16,7 @@ def add_node_command(sub: Any) -> None:
     node.add_argument("--kubeconfig", required=True)
     node.add_argument("--context", default="")
     node.add_argument("--name", default="", help="node name (default: the host name)")
-    node.add_argument("--runtime", choices=("process", "sim"), default="process")
+    node.add_argument("--runtime", choices=("process", "sim", "docker"), default="process")
     node.add_argument("--data-dir", default="~/.kubefacade-node", help="pod directories and container logs")
     node.add_argument("--node-ip", default="", help="the node's InternalIP (default: this host's address)")
     node.add_argument("--port", type=int, default=10250,
@@ -28,7 +28,7 @@ def add_node_command(sub: Any) -> None:
 async def _run(args: argparse.Namespace) -> None:
     from controllers.clock import RealClock
     from controllers.remote_client import RemoteClient
-    from runtime.local import default_node_name, process_agent
+    from runtime.local import default_node_name, docker_agent, process_agent
     from runtime.sim import SimStages, sim_agent
     from runtime.streaming_server import NodeStreamingServer
 
@@ -38,6 +38,8 @@ async def _run(args: argparse.Namespace) -> None:
     clock = RealClock()
     if args.runtime == "sim":
         agent = sim_agent(client, name, data_dir, clock, SimStages())
+    elif args.runtime == "docker":
+        agent = docker_agent(client, name, data_dir, clock, args.node_ip)
     else:
         agent = process_agent(client, name, data_dir, clock, args.node_ip)
     agent.options.daemon_port = args.port

@@ -15,6 +15,7 @@ from controllers.clock import Clock
 from facade.bootstrap import advertise_address
 from runtime.agent import AgentOptions, NodeAgent
 from runtime.process import ISOLATION_NOTE, ProcessRuntime
+from runtime.proxy.node_proxy import NodeProxy
 from runtime.sim import SimNodePool, SimStages
 
 KUBELET_MANAGER = "kubelet"
@@ -50,16 +51,30 @@ def process_agent(client: Any, name: str, data_dir: Path, clock: Clock, host_ip:
     return NodeAgent(client, runtime, options, clock)
 
 
+def docker_agent(client: Any, name: str, data_dir: Path, clock: Clock, host_ip: str = "") -> NodeAgent:
+    """A node whose pods run on the Docker engine ``DOCKER_HOST`` names (``runtime/docker.py``)."""
+    from runtime.docker import ISOLATION_NOTE as DOCKER_NOTE
+    from runtime.docker import DockerRuntime
+
+    ip = host_ip or advertise_address("127.0.0.1") or "127.0.0.1"
+    options = AgentOptions(name=name, data_dir=data_dir, host_ip=ip,
+                           annotations={"kubefacade.io/runtime": "docker", "kubefacade.io/isolation": DOCKER_NOTE})
+    return NodeAgent(client, DockerRuntime(), options, clock)
+
+
 class LocalNodes:
     """The in-process node agents of one server; ``stop`` kills every container they started."""
 
     def __init__(self, rest: Any, data_dir: Path, clock: Clock, node: bool = True, node_name: str = "",
-                 sim_nodes: int = 0, sim_stages: SimStages | None = None) -> None:
+                 sim_nodes: int = 0, sim_stages: SimStages | None = None, runtime: str = "process") -> None:
         self.agents: list[NodeAgent] = []
         self.pool: SimNodePool | None = None
+        self.proxies: list[NodeProxy] = []
         if node:
-            self.agents.append(process_agent(InProcessClient(rest, KUBELET_MANAGER), node_name or default_node_name(),
-                                             data_dir / "node", clock))
+            make = docker_agent if runtime == "docker" else process_agent
+            self.agents.append(make(InProcessClient(rest, KUBELET_MANAGER), node_name or default_node_name(),
+                                    data_dir / "node", clock))
+            self.proxies.append(NodeProxy(InProcessClient(rest, "kube-proxy"), self.agents[-1].name))
         if sim_nodes:
             self.pool = SimNodePool(InProcessClient(rest, KUBELET_MANAGER), sim_nodes, data_dir / "sim", clock,
                                     sim_stages)
@@ -67,10 +82,14 @@ class LocalNodes:
     async def start(self) -> None:
         for a in self.agents:
             await a.start()
+        for p in self.proxies:
+            await p.start()
         if self.pool is not None:
             await self.pool.start()
 
     async def stop(self) -> None:
+        for p in self.proxies:
+            await p.stop()
         for a in self.agents:
             await a.stop()
         if self.pool is not None:

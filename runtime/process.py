@@ -225,8 +225,9 @@ class ProcessRuntime:
         raise NotImplementedError("interactive exec is served by the streams part of the node agent")
 
     async def port_forward(self, sandbox_id: str, port: int) -> Any:
-        """Pods share the host network: the port is the host's."""
-        return await asyncio.open_connection(self.host_ip, port)
+        """kubelet forwards to the pod's localhost; pods share the host network, so the host's loopback
+        (the pod IP is the host's routed address, which a server bound to 127.0.0.1 does not answer)."""
+        return await asyncio.open_connection("127.0.0.1", port)
 
 
 async def _pump(stream: asyncio.StreamReader | None, writer: LogWriter, name: str) -> None:

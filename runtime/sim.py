@@ -25,6 +25,7 @@ from typing import Any
 
 from controllers.client import Client
 from controllers.clock import Clock, RealClock
+from runtime import metrics_store
 from runtime.agent import AgentOptions, NodeAgent
 from runtime.interface import (
     ContainerConfig,
@@ -219,6 +220,7 @@ class SimNodePool:
         agent = self.agents.get((pod.get("spec") or {}).get("nodeName") or "")
         if agent is not None:
             agent.on_pod_event(ev_type, pod)
+            metrics_store.store.record_sim_event(ev_type, pod, self.clock.now())
 
     async def _heartbeats(self) -> None:
         agents = list(self.agents.values())

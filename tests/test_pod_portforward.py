@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 
 from kubernetes import client
 from kubernetes.stream import portforward
@@ -16,6 +17,19 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def wait_listening(port: int) -> None:
+    """The server in the pod binds its port a moment after the pod is Ready (no readiness probe)."""
+    deadline = time.monotonic() + 15
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def test_python_client_port_forward_reaches_an_http_server_in_the_pod(server, api):
     ns = "pf-" + os.urandom(3).hex()
     server.request("POST", "/api/v1/namespaces", json.dumps({"metadata": {"name": ns}}).encode())
@@ -23,18 +37,16 @@ def test_python_client_port_forward_reaches_an_http_server_in_the_pod(server, ap
     server.kubectl("run", "web", "-n", ns, "--image=busybox", "--command", "--",
                    "python3", "-m", "http.server", str(port), "--bind", "127.0.0.1")
     server.kubectl("wait", "--for=condition=Ready", "pod/web", "-n", ns, "--timeout=30s")
+    wait_listening(port)
     core = client.CoreV1Api(api)
-    for _attempt in range(50):  # the server in the pod may still be binding its port
-        pf = portforward(core.connect_get_namespaced_pod_portforward, "web", ns, ports=str(port))
-        sock = pf.socket(port)
-        sock.setblocking(True)
-        sock.sendall(b"GET / HTTP/1.0\r\nHost: pod\r\n\r\n")
-        data = b""
-        while chunk := sock.recv(4096):
-            data += chunk
-        sock.close()
-        if data:
-            break
+    pf = portforward(core.connect_get_namespaced_pod_portforward, "web", ns, ports=str(port))
+    sock = pf.socket(port)
+    sock.setblocking(True)
+    sock.sendall(b"GET / HTTP/1.0\r\nHost: pod\r\n\r\n")
+    data = b""
+    while chunk := sock.recv(4096):
+        data += chunk
+    sock.close()
     assert data.startswith(b"HTTP/1.0 200 OK")
     assert pf.error(port) is None
 

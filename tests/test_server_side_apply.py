@@ -117,11 +117,11 @@ def test_apply_with_managed_fields_is_bad_request(server: Server, namespace: str
     assert (code, status["message"]) == (400, "metadata.managedFields must be nil")
 
 
-def test_apply_of_an_undeclared_field_fails_as_upstream(server: Server, namespace: str) -> None:
+def test_apply_of_an_undeclared_field_is_a_bad_request_with_upstreams_message(server: Server, namespace: str) -> None:
     body = cm(namespace, {"a": "1"})
     body["spec"] = {"x": 1}
     code, status = apply(server, cm_path(namespace), body)
-    assert code == 500
+    assert code == 400 and status["reason"] == "BadRequest"  # upstream: 500; never a 500 here
     assert status["message"] == (f"failed to create typed patch object ({namespace}/cm; /v1, Kind=ConfigMap): "
                                  ".spec: field not declared in schema")
 
@@ -341,3 +341,54 @@ def test_python_dynamic_client_server_side_apply(api: Any, namespace: str) -> No
     forced = cms.server_side_apply(body=cm(namespace, {"a": "2"}), namespace=namespace, field_manager="other",
                                    force_conflicts=True)
     assert forced.data.a == "2"
+
+
+# -- custom resources ------------------------------------------------------------------------------
+
+
+def test_custom_resources_merge_with_their_crd_schema(server: Server, namespace: str) -> None:
+    from test_crd import _group, create_crd, crontab_crd, delete_crd
+
+    group = _group()
+    crd = crontab_crd(group)
+    create_crd(server, crd)
+    try:
+        path = f"/apis/{group}/v1/namespaces/{namespace}/crontabs/ct"
+
+        def ct(**spec: Any) -> dict[str, Any]:
+            return {"apiVersion": f"{group}/v1", "kind": "CronTab", "metadata": {"name": "ct"},
+                    "spec": {"cronSpec": "* * * * */5", **spec}}
+
+        code, obj = apply(server, path, ct(tags=["a"], image="nginx"), manager="alice")
+        assert code == 201, obj
+        assert obj["spec"]["replicas"] == 1  # the schema default still applies
+        code, obj = apply(server, path, {"apiVersion": f"{group}/v1", "kind": "CronTab", "metadata": {"name": "ct"},
+                                         "spec": {"tags": ["b"]}}, manager="bob")
+        assert code == 200, obj
+        assert obj["spec"]["tags"] == ["a", "b"]  # x-kubernetes-list-type: set
+        code, status = apply(server, path, ct(image="redis"), manager="bob")
+        assert code == 409
+        assert status["message"] == 'Apply failed with 1 conflict: conflict with "alice": .spec.image'  # same cronSpec: shared
+    finally:
+        delete_crd(server, crd["metadata"]["name"])
+
+
+def test_force_on_a_non_apply_patch_is_invalid(server: Server, namespace: str) -> None:
+    apply(server, cm_path(namespace), cm(namespace, {"a": "1"}))
+    code, _, out = server.request("PATCH", cm_path(namespace) + "?force=true", b'{"data":{"a":"2"}}',
+                                  {"Content-Type": "application/merge-patch+json"})
+    status = json.loads(out)
+    assert code == 422
+    assert status["message"] == ('PatchOptions.meta.k8s.io "" is invalid: force: Forbidden: may not be specified '
+                                 "for non-apply patch")
+
+
+def test_strict_field_validation_refuses_duplicate_keys(server: Server, namespace: str) -> None:
+    body = f"apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cm\n  namespace: {namespace}\ndata:\n  a: x\n  a: y\n"
+    code, status = apply(server, cm_path(namespace), body, query="fieldValidation=Strict")
+    assert code == 400
+    assert status["message"] == 'error strict decoding YAML: yaml: unmarshal errors:\n  line 8: key "a" already set in map'
+    code, headers, _ = server.request("PATCH", cm_path(namespace) + "?fieldManager=m&fieldValidation=Warn", body.encode(),
+                                {"Content-Type": APPLY_CT})
+    assert code == 201
+    assert {k.lower(): v for k, v in headers.items()}["warning"] == '299 - "line 8: key \\"a\\" already set in map"'

@@ -23,6 +23,7 @@ GROUP_MODULES = (
     "apiregistration",
     "authentication",
     "authorization",
+    "metrics",
 )
 
 

@@ -1,0 +1,1 @@
+"""The node proxy: userspace TCP forwarding from Service node ports to ready endpoints."""
