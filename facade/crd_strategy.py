@@ -21,6 +21,7 @@ from typing import Any
 from facade import crd_jsonpath, crd_schema
 from facade.crd_cel import CelValidator, has_rules
 from facade.errors import APIError, FieldError, invalid
+from facade.patch.gojson import go_type
 from facade.printers.format import age, created_doc, name_doc
 from facade.resource_table import Column, Printer, ResourceInfo, Strategy
 
@@ -123,7 +124,7 @@ class CustomResourceStrategy(Strategy):
                 value = value[f]
                 if i < len(fields) - 1 and value is not None and not isinstance(value, dict):
                     errs.append(invalid(path, 0, f"{'.' + '.'.join(fields[:i + 1])} accessor error: "
-                                                 f"{crd_jsonpath.text(value)} is of the type {_go_type(value)}, "
+                                                 f"{crd_jsonpath.text(value)} is of the type {go_type(value)}, "
                                                  "expected map[string]interface{}"))
                     value = None
                     break
@@ -131,7 +132,7 @@ class CustomResourceStrategy(Strategy):
                 continue
             if not isinstance(value, int) or isinstance(value, bool):
                 errs.append(invalid(path, 0, f"{'.' + '.'.join(fields)} accessor error: {crd_jsonpath.text(value)} "
-                                             f"is of the type {_go_type(value)}, expected int64"))
+                                             f"is of the type {go_type(value)}, expected int64"))
             elif value < 0:
                 errs.append(invalid(path, value, "should be a non-negative integer"))
             elif value > _MAX_INT32:
@@ -163,19 +164,6 @@ class CustomResourceStrategy(Strategy):
                            details={"group": self.group, "kind": self.plural})
 
 
-def _go_type(value: Any) -> str:
-    """Go's %T of a decoded JSON value."""
-    if isinstance(value, bool):
-        return "bool"
-    if isinstance(value, int):
-        return "int64"
-    if isinstance(value, float):
-        return "float64"
-    if isinstance(value, str):
-        return "string"
-    if isinstance(value, list):
-        return "[]interface {}"
-    return "map[string]interface {}"
 
 
 class MultiVersionStrategy(CustomResourceStrategy):
