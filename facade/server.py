@@ -97,6 +97,7 @@ async def _serve_uvicorn(app: Any, opts: ServeOptions) -> None:
         ssl_certfile=str(opts.data_dir / "server.crt"),
         ssl_keyfile=str(opts.data_dir / "server.key"),
         http="httptools",
+        ws="websockets",  # exec/attach/port-forward streams are tested with this implementation
         loop="none",
         lifespan="off",
         log_level=opts.log_level,
