@@ -9,7 +9,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from controllers.pod_util import condition, parse_time
+from controllers.pod_util import condition, controller_of, is_ready, is_terminal, parse_time  # noqa: F401 - re-exported to the scheduler and ReplicaSet/Deployment controllers
 from facade.kinds.core_quantity import value_of
 from storage.selectors import LabelSelector, SelectorError, selector_from_label_selector, selector_from_set
 
@@ -18,11 +18,6 @@ Obj = dict[str, Any]
 
 def meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
-
-
-def is_ready(pod: Obj) -> bool:
-    c = condition(pod, "Ready")
-    return bool(c and c.get("status") == "True")
 
 
 def is_available(pod: Obj, min_ready_seconds: int, now: float) -> bool:
@@ -47,17 +42,6 @@ def is_active(pod: Obj) -> bool:
     """controller.IsPodActive: not finished and not being deleted."""
     phase = (pod.get("status") or {}).get("phase")
     return phase not in ("Succeeded", "Failed") and not meta(pod).get("deletionTimestamp")
-
-
-def is_terminal(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
-def controller_of(obj: Obj) -> Obj | None:
-    for ref in meta(obj).get("ownerReferences") or []:
-        if isinstance(ref, dict) and ref.get("controller"):
-            return ref
-    return None
 
 
 def selector_of(spec_selector: Any) -> LabelSelector:

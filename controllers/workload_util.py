@@ -12,31 +12,13 @@ import copy
 from datetime import UTC, datetime
 from typing import Any
 
+from controllers.pod_util import condition, controller_of, is_ready, is_terminal, is_terminating  # noqa: F401 - re-exported to the workload controllers
+
 Obj = dict[str, Any]
 
 
 def meta(obj: Obj) -> Obj:
     return obj.get("metadata") or {}
-
-
-def is_terminal(pod: Obj) -> bool:
-    return (pod.get("status") or {}).get("phase") in ("Succeeded", "Failed")
-
-
-def is_terminating(pod: Obj) -> bool:
-    return bool(meta(pod).get("deletionTimestamp"))
-
-
-def condition(obj: Obj, ctype: str) -> Obj | None:
-    for c in (obj.get("status") or {}).get("conditions") or []:
-        if isinstance(c, dict) and c.get("type") == ctype:
-            return c
-    return None
-
-
-def is_ready(pod: Obj) -> bool:
-    c = condition(pod, "Ready")
-    return bool(c and c.get("status") == "True")
 
 
 def is_running_and_ready(pod: Obj) -> bool:
@@ -72,13 +54,6 @@ def controller_ref(owner: Obj) -> Obj:
     m = meta(owner)
     return {"apiVersion": owner["apiVersion"], "kind": owner["kind"], "name": m["name"], "uid": m["uid"],
             "controller": True, "blockOwnerDeletion": True}
-
-
-def controller_of(obj: Obj) -> Obj | None:
-    for ref in meta(obj).get("ownerReferences") or []:
-        if ref.get("controller"):
-            return ref
-    return None
 
 
 def pod_from_template(template: Obj, owner: Obj) -> Obj:
