@@ -9,5 +9,5 @@ COPY runtime ./runtime
 COPY conformance ./conformance
 RUN pip install --no-cache-dir .
 VOLUME /data
-EXPOSE 6443
+EXPOSE 6443 8080 8443
 ENTRYPOINT ["kubefacade", "serve", "--host", "0.0.0.0", "--data-dir", "/data"]

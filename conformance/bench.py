@@ -9,6 +9,8 @@ Every non-2xx answer is counted and reported; the exit status is 1 if any phase 
     kubefacade bench startup [...]      # start-up time of `kubefacade serve` to /readyz
     kubefacade bench memory [...]       # resident memory with 10,000 and 100,000 ConfigMaps
     kubefacade bench server-time        # in-process: a 50-container server-side apply, a 200-property CRD
+    kubefacade bench scale rollout|deployments|sim [...]  # controllers at scale on simulated nodes
+    kubefacade bench nodeport [...]     # HTTP req/s and added latency through a NodePort (wrk, busybox httpd)
 """
 
 from __future__ import annotations
@@ -113,6 +115,14 @@ def main(argv: list[str]) -> int:
         from conformance import serverbench
 
         return serverbench.main(argv)
+    if argv and argv[0] == "nodeport":
+        from conformance import nodeportbench
+
+        return nodeportbench.main(argv[1:])
+    if argv and argv[0] == "scale":
+        from conformance import scalebench
+
+        return scalebench.main(argv[1:])
     if argv and argv[0] == "server-time":
         from conformance import servertime
 

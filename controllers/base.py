@@ -106,6 +106,9 @@ class Controller:
             try:
                 await self.reconcile(key)
                 self.queue.forget(key)
+                # In-process reconciles may finish without ever suspending; give the loop a turn so
+                # a long queue does not starve heartbeats, watches and requests.
+                await asyncio.sleep(0)
             except asyncio.CancelledError:
                 raise
             except APIError as e:

@@ -52,6 +52,31 @@ class Client(Protocol):
         ...
 
 
+#: kinds whose watch events are parsed once per stored version and the same dict handed to every
+#: in-process watcher (about ten informers watch pods): their consumers only read events, never
+#: change them in place, so one parse and one copy in memory serve all (client-go's shared informers).
+SHARED_KINDS = {("", "pods")}
+_SHARED_CAP = 16_384
+_shared: dict[int, tuple[Stored, Obj]] = {}
+
+
+def _parse(stored: Stored) -> Obj:
+    return orjson.loads(stored.data)
+
+
+def _shared_parse(stored: Stored) -> Obj:
+    """The one parsed dict of this stored version (kept while recent; the Stored is held so ids stay unique)."""
+    hit = _shared.get(id(stored))
+    if hit is not None and hit[0] is stored:
+        return hit[1]
+    obj = orjson.loads(stored.data)
+    if len(_shared) >= _SHARED_CAP:
+        for k in list(_shared)[:_SHARED_CAP // 4]:
+            del _shared[k]
+    _shared[id(stored)] = (stored, obj)
+    return obj
+
+
 def _split(api_version: str) -> tuple[str, str]:
     group, _, version = api_version.rpartition("/")
     return group, version
@@ -87,13 +112,15 @@ class InProcessClient:
 
     async def watch(self, api_version: str, plural: str, resource_version: str, namespace: str = "",
                     label_selector: str = "", field_selector: str = "") -> AsyncIterator[tuple[str, Obj]]:
+        """Events as dicts; for SHARED_KINDS every watcher receives the same dict (read-only!)."""
         info = self._info(api_version, plural)
         pred = build_predicate(info, label_selector, field_selector, namespace)
         watcher = self.rest.store.watch(info.store_key, f"{namespace}/" if namespace else "",
                                         int(resource_version), pred)
+        parse = _shared_parse if (info.group, info.plural) in SHARED_KINDS else _parse
         try:
             async for ev in watcher:
-                yield ev.type, orjson.loads(ev.obj.data)
+                yield ev.type, parse(ev.obj)
         finally:
             watcher.close()
 

@@ -140,9 +140,12 @@ class EndpointsController(Controller):
     plural = "services"
     name = "endpoint-controller"
 
-    def __init__(self, client: Client, slice_client: Client) -> None:
+    def __init__(self, client: Client, slice_client: Client | None, endpoints: bool = True) -> None:
+        """``slice_client`` None: write no EndpointSlices; ``endpoints`` False: write no Endpoints
+        (kube-controller-manager's endpoint and endpointslice controllers, run one without the other)."""
         super().__init__(client)
         self.slice_client = slice_client
+        self.endpoints = endpoints
         self.pods = Informer(client, "v1", "pods", "endpoint-controller-pods")
         self.pods.add_handler(self._on_pod)
 
@@ -177,7 +180,10 @@ class EndpointsController(Controller):
         if not selector:
             return
         pods = [p for p in self.pods.in_namespace(ns) if map_selector_matches(selector, p["metadata"].get("labels"))]
-        await self._sync_endpoints(svc, pods)
+        if self.endpoints:
+            await self._sync_endpoints(svc, pods)
+        if self.slice_client is None:
+            return
         existing = await managed_slices(self.slice_client, ns, name, SLICE_CONTROLLER)
         labels = self._labels(svc)
         await sync_slices(self.slice_client, ns, name, SLICE_CONTROLLER, labels, controller_ref(svc),
@@ -224,6 +230,18 @@ class EndpointsController(Controller):
 
     async def _forget_service(self, ns: str, name: str) -> None:
         """A deleted Service's Endpoints and slices go with it."""
+        if self.endpoints:
+            await self._forget_endpoints(ns, name)
+        if self.slice_client is None:
+            return
+        for s in await managed_slices(self.slice_client, ns, name, SLICE_CONTROLLER):
+            try:
+                await self.slice_client.delete("discovery.k8s.io/v1", "endpointslices", s["metadata"]["name"], ns)
+            except APIError as e:
+                if e.code != 404:
+                    raise
+
+    async def _forget_endpoints(self, ns: str, name: str) -> None:
         try:
             current = await self.client.get("v1", "endpoints", name, ns)
             if (current["metadata"].get("labels") or {}).get("endpointslice.kubernetes.io/skip-mirror") != "true":
@@ -231,9 +249,3 @@ class EndpointsController(Controller):
         except APIError as e:
             if e.code != 404:
                 raise
-        for s in await managed_slices(self.slice_client, ns, name, SLICE_CONTROLLER):
-            try:
-                await self.slice_client.delete("discovery.k8s.io/v1", "endpointslices", s["metadata"]["name"], ns)
-            except APIError as e:
-                if e.code != 404:
-                    raise

@@ -8,6 +8,7 @@ subresource, which lets the namespace go. No namespace is left stuck in Terminat
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -34,6 +35,15 @@ class NamespaceController(Controller):
             return
         if FINALIZER not in ((ns.get("spec") or {}).get("finalizers") or []):
             return
+        remaining, finalizers = await self._delete_content(key)
+        await self._set_conditions(key, remaining, finalizers)
+        if remaining:
+            self.queue.add_after(key, RECHECK)
+            return
+        await self._finalize(key)
+
+    async def _delete_content(self, key: str) -> tuple[dict[str, int], dict[str, int]]:
+        """Delete every object in the namespace; count by resource what is still there, and its finalizers."""
         remaining: dict[str, int] = {}
         finalizers: dict[str, int] = {}
         for info in self.rest.table:
@@ -56,10 +66,10 @@ class NamespaceController(Controller):
                     remaining[info.qualified] = remaining.get(info.qualified, 0) + 1
                     for f in orjson.loads(still.data)["metadata"].get("finalizers") or []:
                         finalizers[f] = finalizers.get(f, 0) + 1
-        await self._set_conditions(key, remaining, finalizers)
-        if remaining:
-            self.queue.add_after(key, RECHECK)
-            return
+        return remaining, finalizers
+
+    async def _finalize(self, key: str) -> None:
+        """Remove the ``kubernetes`` finalizer through the ``finalize`` subresource."""
         ns_info = self.rest.table.get("", "v1", "namespaces")
         assert ns_info is not None
         current = await self.rest.get_obj(ns_info, "", key)
@@ -69,9 +79,13 @@ class NamespaceController(Controller):
         await self.rest.update(ns_info, "", key, current, WriteOptions(field_manager=self.name,
                                                                           subresource="finalize"))
 
-    async def _set_conditions(self, key: str, remaining: dict[str, int], finalizers: dict[str, int]) -> None:
+    async def _update_status(self, key: str, mutate: Callable[[dict[str, Any]], dict[str, Any]]) -> None:
         ns_info = self.rest.table.get("", "v1", "namespaces")
         assert ns_info is not None
+        await self.rest.guaranteed_update(ns_info, "", key, mutate,
+                                          WriteOptions(field_manager=self.name, subresource="status"))
+
+    async def _set_conditions(self, key: str, remaining: dict[str, int], finalizers: dict[str, int]) -> None:
         now = now_rfc3339()
 
         def cond(ctype: str, status: str, reason: str, message: str) -> dict[str, Any]:
@@ -106,8 +120,7 @@ class NamespaceController(Controller):
             ns["metadata"].pop("resourceVersion", None)
             return ns
 
-        await self.rest.guaranteed_update(ns_info, "", key, mutate,
-                                          WriteOptions(field_manager=self.name, subresource="status"))
+        await self._update_status(key, mutate)
 
 
 def _preferred(rest: RestStore, info: Any) -> str:

@@ -83,6 +83,22 @@ def _error(status: int, body: bytes) -> APIError:
         return APIError(status, "", body.decode("utf-8", "replace")[:500])
 
 
+async def _lines(content: aiohttp.StreamReader) -> AsyncIterator[bytes]:
+    """The stream's newline-separated lines, however long: a watch event carries a whole object, and
+    aiohttp's own line reader gives up past its buffer size (512 KiB), so a large ConfigMap or CRD
+    would break the watch on every event."""
+    buf = bytearray()
+    async for chunk in content.iter_any():
+        buf += chunk
+        start = 0
+        while (end := buf.find(b"\n", start)) >= 0:
+            yield bytes(buf[start:end])
+            start = end + 1
+        del buf[:start]
+    if buf:
+        yield bytes(buf)
+
+
 class RemoteClient:
     """A Client over HTTPS; one aiohttp session, opened lazily on the running loop."""
 
@@ -142,7 +158,7 @@ class RemoteClient:
         async with self.session().get(url, timeout=aiohttp.ClientTimeout(total=None, sock_read=None)) as resp:
             if resp.status >= 300:
                 raise _error(resp.status, await resp.read())
-            async for line in resp.content:
+            async for line in _lines(resp.content):
                 if not line.strip():
                     continue
                 ev = orjson.loads(line)

@@ -11,7 +11,9 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from controllers.pod_facts import is_terminal, labels, meta, pod_requests, quantity_map
+import orjson
+
+from controllers.pod_facts import controller_of, is_terminal, labels, meta, pod_requests, quantity_map
 from storage.selectors import LabelSelector, SelectorError, selector_from_label_selector
 
 Obj = dict[str, Any]
@@ -42,18 +44,32 @@ class Rejection:
 
 @dataclass
 class NodeInfo:
-    """A node and what the pods bound to it use (the scheduler cache's NodeInfo), kept incrementally."""
+    """A node and what the pods bound to it use (the scheduler cache's NodeInfo), kept incrementally.
+
+    Besides the exact (Fraction) sums it keeps what each scheduling cycle reads per node without
+    recomputing it: the pod count per owner (for spreading), float mirrors of the non-zero
+    requests (for scoring) and the verdicts of the filters that read only the node object.
+    """
 
     node: Obj
     pods: dict[str, Obj] = field(default_factory=dict)
     requested: dict[str, Fraction] = field(default_factory=dict)
     non_zero_requested: dict[str, Fraction] = field(default_factory=dict)
     port_use: dict[tuple[str, str, int], int] = field(default_factory=dict)
+    #: pods per (namespace, controller uid), and per (namespace, labels) for pods without a controller
+    groups: dict[tuple[str, Any], int] = field(default_factory=dict)
+    #: float(non_zero_requested[cpu]), float(non_zero_requested[memory])
+    nz_cpu: float = 0.0
+    nz_memory: float = 0.0
     _alloc: tuple[int, dict[str, Fraction]] | None = None
+    _node_facts: tuple[Obj, Any] | None = None
+    _name: str = ""
 
     @property
     def name(self) -> str:
-        return meta(self.node).get("name", "")
+        if not self._name:
+            self._name = meta(self.node).get("name", "")
+        return self._name
 
     @property
     def labels(self) -> dict[str, str]:
@@ -70,6 +86,18 @@ class NodeInfo:
             self._alloc = (id(self.node), quantity_map(status.get("allocatable") or status.get("capacity")))
         return self._alloc[1]
 
+    def facts(self) -> NodeFacts:
+        """What the node object alone decides, computed once per version of the node."""
+        if self._node_facts is None or self._node_facts[0] is not self.node:
+            alloc = self.allocatable
+            max_pods = alloc.get("pods")
+            taints = effective_taints(self.node)
+            self._node_facts = (self.node, NodeFacts(
+                taints=taints, soft_taints=[t for t in taints if t.get("effect") == "PreferNoSchedule"],
+                max_pods=max_pods,
+                cpu=float(alloc.get("cpu", Fraction(0))), memory=float(alloc.get("memory", Fraction(0)))))
+        return self._node_facts[1]
+
     def add(self, key: str, pod: Obj) -> None:
         if key in self.pods:
             self.remove(key)
@@ -80,6 +108,9 @@ class NodeInfo:
             self.non_zero_requested[k] = self.non_zero_requested.get(k, Fraction(0)) + v
         for port in host_ports(pod):
             self.port_use[port] = self.port_use.get(port, 0) + 1
+        g = group_of(pod)
+        self.groups[g] = self.groups.get(g, 0) + 1
+        self._mirror()
 
     def remove(self, key: str) -> None:
         pod = self.pods.pop(key, None)
@@ -95,6 +126,38 @@ class NodeInfo:
                 self.port_use[port] = n
             else:
                 self.port_use.pop(port, None)
+        g = group_of(pod)
+        n = self.groups.get(g, 0) - 1
+        if n > 0:
+            self.groups[g] = n
+        else:
+            self.groups.pop(g, None)
+        self._mirror()
+
+    def _mirror(self) -> None:
+        self.nz_cpu = float(self.non_zero_requested.get("cpu", Fraction(0)))
+        self.nz_memory = float(self.non_zero_requested.get("memory", Fraction(0)))
+
+
+@dataclass
+class NodeFacts:
+    taints: list[Obj]
+    soft_taints: list[Obj]  # the PreferNoSchedule ones, which scoring reads
+    max_pods: Fraction | None
+    cpu: float
+    memory: float
+    #: static-filter verdicts by the pod's scheduling signature (see PodFacts.signature)
+    verdicts: dict[bytes, Rejection | None] = field(default_factory=dict)
+
+
+def group_of(pod: Obj) -> tuple[str, Any]:
+    """The spreading group of a pod: its controller's uid, or its labels if it has no controller."""
+    ns = meta(pod).get("namespace") or ""
+    ref = controller_of(pod)
+    if ref:
+        return ns, ("uid", ref.get("uid"))
+    lab = labels(pod)
+    return ns, (("labels", frozenset(lab.items())) if lab else ("none", id(pod)))
 
 
 def host_ports(pod: Obj) -> set[tuple[str, str, int]]:
@@ -208,7 +271,7 @@ def node_unschedulable(pod: Obj, ni: NodeInfo) -> Rejection | None:
 
 def taint_toleration(pod: Obj, ni: NodeInfo) -> Rejection | None:
     tolerations = (pod.get("spec") or {}).get("tolerations") or []
-    for t in effective_taints(ni.node):
+    for t in ni.facts().taints:
         if t.get("effect") not in ("NoSchedule", "NoExecute"):
             continue
         if not tolerates(tolerations, t):
@@ -231,21 +294,58 @@ def node_ports(pod: Obj, ni: NodeInfo) -> Rejection | None:
 def resources_fit(pod: Obj, ni: NodeInfo) -> Rejection | None:
     alloc = ni.allocatable
     reasons = []
-    max_pods = alloc.get("pods")
+    max_pods = ni.facts().max_pods
     if max_pods is not None and len(ni.pods) + 1 > max_pods:
         reasons.append(ERR_TOO_MANY_PODS)
-    req = pod_requests(pod)
-    for name in ("cpu", "memory", "ephemeral-storage"):
-        want = req.get(name, Fraction(0))
-        if want and want > alloc.get(name, Fraction(0)) - ni.requested.get(name, Fraction(0)):
+    for name, want in pod_facts(pod).checked_requests:
+        if want > alloc.get(name, Fraction(0)) - ni.requested.get(name, Fraction(0)):
             reasons.append(f"Insufficient {name}")
-    for name, want in sorted(req.items()):
-        if name in ("cpu", "memory", "ephemeral-storage", "pods") or not want:
-            continue
-        if "/" in name or name.startswith("hugepages-"):
-            if want > alloc.get(name, Fraction(0)) - ni.requested.get(name, Fraction(0)):
-                reasons.append(f"Insufficient {name}")
     return Rejection(UNSCHEDULABLE, reasons) if reasons else None
+
+
+@dataclass
+class PodFacts:
+    """What every filter and score would otherwise recompute for each node, computed once per pod."""
+
+    pod: Obj
+    requests: dict[str, Fraction]
+    #: the requests NodeResourcesFit compares, in the order it reports them
+    checked_requests: list[tuple[str, Fraction]]
+    nz_cpu: float
+    nz_memory: float
+    host_ports: set[tuple[str, str, int]]
+    #: what the node-only filters (unschedulable, taints, node affinity) read of the pod
+    signature: bytes
+    spread: bool
+    affinity: bool
+    group: tuple[str, Any] | None
+
+
+_last_facts: list[PodFacts] = []
+
+
+def pod_facts(pod: Obj) -> PodFacts:
+    """The facts of ``pod`` (remembered for the pod object last asked about: one scheduling cycle)."""
+    if _last_facts and _last_facts[0].pod is pod:
+        return _last_facts[0]
+    spec = pod.get("spec") or {}
+    req = pod_requests(pod)
+    checked = [(n, req[n]) for n in ("cpu", "memory", "ephemeral-storage") if req.get(n)]
+    checked += [(n, v) for n, v in sorted(req.items())
+                if n not in ("cpu", "memory", "ephemeral-storage", "pods") and v
+                and ("/" in n or n.startswith("hugepages-"))]
+    nz = pod_requests(pod, non_zero=True)
+    aff = spec.get("affinity") or {}
+    signature = orjson.dumps([spec.get("nodeSelector"), (aff.get("nodeAffinity") or {}).get(
+        "requiredDuringSchedulingIgnoredDuringExecution"), spec.get("tolerations")], option=orjson.OPT_SORT_KEYS)
+    spread = any(c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
+                 for c in spec.get("topologySpreadConstraints") or [] if isinstance(c, dict))
+    group = group_of(pod) if controller_of(pod) or labels(pod) else None
+    facts = PodFacts(pod, req, checked, float(nz.get("cpu", Fraction(0))), float(nz.get("memory", Fraction(0))),
+                     host_ports(pod), signature, spread,
+                     bool(_required(pod, "podAffinity") or _required(pod, "podAntiAffinity")), group)
+    _last_facts[:] = [facts]
+    return facts
 
 
 # -- pod topology spread and inter-pod affinity (need the whole cluster) ------------------------
@@ -269,6 +369,12 @@ class Cluster:
     namespace_labels: dict[str, dict[str, str]]
     anti_affinity_pods: list[tuple[Obj, str]] = field(default_factory=list)
     _existing: list[tuple[Obj, str]] | None = None
+    _by_name: dict[str, NodeInfo] | None = None
+
+    def by_name(self) -> dict[str, NodeInfo]:
+        if self._by_name is None:
+            self._by_name = {n.name: n for n in self.nodes}
+        return self._by_name
 
     def existing(self) -> list[tuple[Obj, str]]:
         """Every bound, unfinished pod with its node name (computed once per scheduling attempt)."""
@@ -343,7 +449,7 @@ def _required(pod: Obj, kind: str) -> list[Obj]:
 
 
 def inter_pod_affinity(pod: Obj, ni: NodeInfo, cluster: Cluster) -> Rejection | None:
-    by_name = {n.name: n for n in cluster.nodes}
+    by_name = cluster.by_name()
 
     def same_domain(other_node: str, key: str) -> bool:
         o = by_name.get(other_node)
@@ -375,16 +481,44 @@ NODE_FILTERS = (node_unschedulable, taint_toleration, node_affinity, node_ports,
 CLUSTER_FILTERS = (topology_spread, inter_pod_affinity)
 
 
+_UNSET: Any = object()
+STATIC_FILTERS = (node_unschedulable, taint_toleration, node_affinity)
+
+
 def run_filters(pod: Obj, ni: NodeInfo, cluster: Cluster) -> Rejection | None:
-    """The first failing filter's rejection (the framework stops at the first failure per node)."""
-    for f in NODE_FILTERS:
-        r = f(pod, ni)
+    """The first failing filter's rejection (the framework stops at the first failure per node).
+
+    The first three filters read only the node object and what ``PodFacts.signature`` holds of the
+    pod, so their verdict is kept per node version and signature (pods of one template share it);
+    filters with nothing to check for this pod are skipped.
+    """
+    facts = pod_facts(pod)
+    node_facts = ni.facts()
+    verdict = node_facts.verdicts.get(facts.signature, _UNSET)
+    if verdict is _UNSET:
+        verdict = None
+        for f in STATIC_FILTERS:
+            verdict = f(pod, ni)
+            if verdict:
+                break
+        if len(node_facts.verdicts) > 256:
+            node_facts.verdicts.clear()
+        node_facts.verdicts[facts.signature] = verdict
+    if verdict:
+        return verdict
+    if facts.host_ports:
+        r = node_ports(pod, ni)
         if r:
             return r
-    for g in CLUSTER_FILTERS:
-        r = g(pod, ni, cluster)
+    r = resources_fit(pod, ni)
+    if r:
+        return r
+    if facts.spread:
+        r = topology_spread(pod, ni, cluster)
         if r:
             return r
+    if facts.affinity or cluster.anti_affinity_pods:
+        return inter_pod_affinity(pod, ni, cluster)
     return None
 
 

@@ -10,70 +10,65 @@ test sees the same placement on every run (upstream picks among ties at random).
 from __future__ import annotations
 
 import math
-from fractions import Fraction
 from typing import Any
 
-from controllers.pod_facts import controller_of, labels, meta, pod_requests
-from controllers.scheduler_filters import NodeInfo, effective_taints, term_matches, tolerates
+from controllers.scheduler_filters import NodeInfo, pod_facts, term_matches, tolerates
 
 Obj = dict[str, Any]
 
 MAX = 100.0
 
 
-def _fractions(pod: Obj, ni: NodeInfo) -> list[float]:
-    alloc = ni.allocatable
-    req = pod_requests(pod, non_zero=True)
-    out = []
-    for r in ("cpu", "memory"):
-        cap = alloc.get(r, Fraction(0))
-        used = ni.non_zero_requested.get(r, Fraction(0)) + req.get(r, Fraction(0))
-        out.append(float(used / cap) if cap > 0 else 1.0)
-    return out
-
-
-def least_allocated(pod: Obj, ni: NodeInfo) -> float:
-    return sum(max(0.0, 1.0 - f) * MAX for f in _fractions(pod, ni)) / 2
-
-
-def balanced_allocation(pod: Obj, ni: NodeInfo) -> float:
-    fr = [min(f, 1.0) for f in _fractions(pod, ni)]
-    mean = sum(fr) / len(fr)
-    std = math.sqrt(sum((f - mean) ** 2 for f in fr) / len(fr))
-    return (1 - std) * MAX
-
-
-def _same_group(pod: Obj, other: Obj) -> bool:
-    ref, oref = controller_of(pod), controller_of(other)
-    if meta(pod).get("namespace") != meta(other).get("namespace"):
-        return False
-    if ref and oref:
-        return ref.get("uid") == oref.get("uid")
-    return not ref and not oref and bool(labels(pod)) and labels(pod) == labels(other)
-
-
-def _normalize(raw: dict[str, float], reverse: bool = False) -> dict[str, float]:
-    top = max(raw.values(), default=0.0)
-    if top <= 0:
-        return {k: (MAX if reverse else 0.0) for k in raw}
-    return {k: (MAX - v * MAX / top) if reverse else v * MAX / top for k, v in raw.items()}
-
-
-def score_nodes(pod: Obj, feasible: list[NodeInfo]) -> list[NodeInfo]:
-    """The feasible nodes, best first."""
+def _totals(pod: Obj, feasible: list[NodeInfo]) -> list[float]:
+    """Each feasible node's weighted score, in the order given (the plugins above, inlined: this runs
+    for hundreds of nodes per pod)."""
     spec = pod.get("spec") or {}
     preferred = (((spec.get("affinity") or {}).get("nodeAffinity") or {})
                  .get("preferredDuringSchedulingIgnoredDuringExecution") or [])
     tolerations = spec.get("tolerations") or []
-    spread = {n.name: float(sum(1 for p in n.pods.values() if _same_group(pod, p))) for n in feasible}
-    affinity = {n.name: float(sum(int(t.get("weight") or 0) for t in preferred
-                                  if term_matches(t.get("preference") or {}, n.node))) for n in feasible}
-    taints = {n.name: float(sum(1 for t in effective_taints(n.node)
-                                if t.get("effect") == "PreferNoSchedule" and not tolerates(tolerations, t)))
-              for n in feasible}
-    spread_s, affinity_s, taint_s = _normalize(spread, True), _normalize(affinity), _normalize(taints, True)
-    total = {}
+    facts = pod_facts(pod)
+    group = facts.group  # pods of one group on a node: NodeInfo.groups counts them as _same_group
+    spread = [float(n.groups.get(group, 0)) for n in feasible] if group else [0.0] * len(feasible)
+    if preferred:
+        affinity = [float(sum(int(t.get("weight") or 0) for t in preferred
+                              if term_matches(t.get("preference") or {}, n.node))) for n in feasible]
+    else:
+        affinity = [0.0] * len(feasible)
+    taints = []
     for n in feasible:
-        total[n.name] = (least_allocated(pod, n) + balanced_allocation(pod, n) + 2 * spread_s[n.name]
-                         + 2 * affinity_s[n.name] + 3 * taint_s[n.name])
-    return sorted(feasible, key=lambda n: (-round(total[n.name], 6), len(n.pods), n.name))
+        soft = n.facts().soft_taints
+        taints.append(float(sum(1 for t in soft if not tolerates(tolerations, t))) if soft else 0.0)
+    spread_s, affinity_s, taint_s = _scaled(spread, True), _scaled(affinity), _scaled(taints, True)
+    totals = []
+    pod_cpu, pod_memory = facts.nz_cpu, facts.nz_memory
+    for i, n in enumerate(feasible):
+        node = n.facts()
+        f_cpu = (n.nz_cpu + pod_cpu) / node.cpu if node.cpu > 0 else 1.0
+        f_mem = (n.nz_memory + pod_memory) / node.memory if node.memory > 0 else 1.0
+        least = (max(0.0, 1.0 - f_cpu) * MAX + max(0.0, 1.0 - f_mem) * MAX) / 2
+        a, b = min(f_cpu, 1.0), min(f_mem, 1.0)
+        mean = (a + b) / 2
+        balanced = (1 - math.sqrt(((a - mean) ** 2 + (b - mean) ** 2) / 2)) * MAX
+        totals.append(least + balanced + 2 * spread_s[i] + 2 * affinity_s[i] + 3 * taint_s[i])
+    return totals
+
+
+def _scaled(raw: list[float], reverse: bool = False) -> list[float]:
+    top = max(raw, default=0.0)
+    if top <= 0:
+        return [MAX if reverse else 0.0] * len(raw)
+    return [(MAX - v * MAX / top) if reverse else v * MAX / top for v in raw]
+
+
+def score_nodes(pod: Obj, feasible: list[NodeInfo]) -> list[NodeInfo]:
+    """The feasible nodes, best first."""
+    totals = _totals(pod, feasible)
+    order = sorted(range(len(feasible)), key=lambda i: (-round(totals[i], 6), len(feasible[i].pods), feasible[i].name))
+    return [feasible[i] for i in order]
+
+
+def best_node(pod: Obj, feasible: list[NodeInfo]) -> NodeInfo:
+    """The first of ``score_nodes`` without sorting the rest."""
+    totals = _totals(pod, feasible)
+    i = min(range(len(feasible)), key=lambda i: (-round(totals[i], 6), len(feasible[i].pods), feasible[i].name))
+    return feasible[i]

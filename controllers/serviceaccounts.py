@@ -20,16 +20,22 @@ class ServiceAccountController(Controller):
     plural = "namespaces"
     name = "serviceaccount-controller"
 
-    def __init__(self, client: Any, ca_pem: str) -> None:
+    def __init__(self, client: Any, ca_pem: str | None, accounts: bool = True) -> None:
+        """``ca_pem`` None: publish no root CA map; ``accounts`` False: create no default ServiceAccount
+        (kube-controller-manager runs the two as separate controllers; ``kubefacade controllers`` may too)."""
         super().__init__(client)
         self.ca_pem = ca_pem
+        self.accounts = accounts
 
     async def reconcile(self, key: str) -> None:
         ns = self.cache.get(key)
         if ns is None or ns["metadata"].get("deletionTimestamp"):
             return
-        await self._ensure("serviceaccounts", key, {"apiVersion": "v1", "kind": "ServiceAccount",
-                                                    "metadata": {"name": "default"}})
+        if self.accounts:
+            await self._ensure("serviceaccounts", key, {"apiVersion": "v1", "kind": "ServiceAccount",
+                                                        "metadata": {"name": "default"}})
+        if self.ca_pem is None:
+            return
         await self._ensure("configmaps", key, {
             "apiVersion": "v1", "kind": "ConfigMap",
             "metadata": {"name": ROOT_CA, "annotations": {

@@ -1,7 +1,8 @@
 """LimitRanger and ResourceQuota admission (plugin/pkg/admission/limitranger, resourcequota).
 
 Run on create after validation so a request that breaks a namespace's LimitRange or quota is
-refused with upstream's Forbidden message before anything is stored. Quota usage is computed from
+refused with upstream's Forbidden message before anything is stored; quota is evaluated on update
+too (``admit_update``), charging only the growth of what the object uses. Quota usage is computed from
 the objects in the namespace at admission time (upstream reads status.used, which its controller
 keeps equal to that count), so two creates in a row are both charged without waiting for a sync.
 """
@@ -86,10 +87,14 @@ def usage(plural: str, obj: Obj) -> dict[str, Fraction]:
         if storage:
             out["requests.storage"] = storage
     elif plural == "services":
-        kind = (obj.get("spec") or {}).get("type")
-        if kind == "NodePort":
-            out["services.nodeports"] = Fraction(1)
+        spec = obj.get("spec") or {}
+        kind = spec.get("type")
+        ports = Fraction(len(spec.get("ports") or []))
+        if kind == "NodePort":  # every port of the service takes a node port
+            out["services.nodeports"] = ports
         elif kind == "LoadBalancer":
+            if spec.get("allocateLoadBalancerNodePorts") is not False:
+                out["services.nodeports"] = ports
             out["services.loadbalancers"] = Fraction(1)
     return out
 
@@ -199,10 +204,31 @@ async def admit_create(rest: Any, info: Any, namespace: str, obj: Obj) -> None:
             problems = _limit_errors(obj, limit_ranges)
             if problems:
                 raise errors.forbidden_error(info.plural, info.group, name, _aggregate(problems))
+    await _check_quota(rest, info, namespace, name, usage(info.plural, obj))
+
+
+# Kinds whose quota usage can change on update (upstream's evaluators that handle Update): a claim
+# growing its storage request, a Service changing its type or ports. Object counts and a pod's
+# resources (immutable) are charged on create only.
+_UPDATE_EVALUATED = ("services", "persistentvolumeclaims")
+
+
+async def admit_update(rest: Any, info: Any, namespace: str, new: Obj, old: Obj) -> None:
+    """ResourceQuota for an update: charge what the object uses beyond its previous version."""
+    if info.group != "" or not namespace or info.plural not in _UPDATE_EVALUATED:
+        return
+    before = usage(info.plural, old)
+    delta = {k: v - before.get(k, Fraction(0)) for k, v in usage(info.plural, new).items()}
+    delta = {k: v for k, v in delta.items() if v > 0}
+    if delta:
+        await _check_quota(rest, info, namespace, (new.get("metadata") or {}).get("name", ""), delta)
+
+
+async def _check_quota(rest: Any, info: Any, namespace: str, name: str, requested: dict[str, Fraction]) -> None:
+    """Refuse with upstream's Forbidden message when ``requested`` on top of current usage exceeds a quota."""
     quotas = await _namespace_objects(rest, "resourcequotas", namespace)
     if not quotas:
         return
-    requested = usage(info.plural, obj)
     hard_names = {k for q in quotas for k in ((q.get("spec") or {}).get("hard") or {})}
     relevant = hard_names & set(requested)
     if not relevant:

@@ -53,14 +53,16 @@ def version_info() -> dict[str, str]:
 class TokenAuth:
     """Bearer-token authentication; 401 Unauthorized Status for anything else (health endpoints aside)."""
 
-    def __init__(self, app: ASGIApp, token: str | None) -> None:
+    def __init__(self, app: ASGIApp, token: str | None, rest: RestStore | None = None) -> None:
         self.app = app
+        self.rest = rest  # for service-account tokens: their account (and bound pod) must still exist
         self.expected = f"Bearer {token}".encode() if token else None
         if token:
             identity.register_token(token, identity.ADMIN)
         self.user = identity.ADMIN if token else identity.ANONYMOUS_USER
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        requestor = self.user
         if self.expected is not None and scope["type"] in ("http", "websocket"):
             path = scope["path"]
             if not path.startswith(ANONYMOUS_PATHS):
@@ -70,20 +72,44 @@ class TokenAuth:
                         given = v
                         break
                 if not hmac.compare_digest(given, self.expected):
-                    if scope["type"] == "http":
-                        resp = status_response(errors.unauthorized())
-                        await resp(scope, receive, send)
-                    else:
-                        await send({"type": "websocket.close", "code": 1008})
-                    return
+                    account = await self._service_account(given)
+                    if account is None:
+                        if scope["type"] == "http":
+                            resp = status_response(errors.unauthorized())
+                            await resp(scope, receive, send)
+                        else:
+                            await send({"type": "websocket.close", "code": 1008})
+                        return
+                    requestor = account
         if scope["type"] in ("http", "websocket"):
             try:
-                identity.current_user.set(identity.impersonate(self.user, scope["headers"]))
+                identity.current_user.set(identity.impersonate(requestor, scope["headers"]))
             except APIError as e:
                 if scope["type"] == "http":
                     await status_response(e)(scope, receive, send)
                 return
         await self.app(scope, receive, send)
+
+    async def authenticate(self, headers: list[tuple[bytes, bytes]]) -> identity.UserInfo:
+        """The user a request with these headers acts as (impersonation applied), or a 401 APIError: for
+        connections served below ASGI (the plain SPDY upgrade, facade/spdy_upgrade.py)."""
+        requestor = self.user
+        if self.expected is not None:
+            given = next((v for k, v in headers if k == b"authorization"), b"")
+            if not hmac.compare_digest(given, self.expected):
+                account = await self._service_account(given)
+                if account is None:
+                    raise errors.unauthorized()
+                requestor = account
+        return identity.impersonate(requestor, headers)
+
+    async def _service_account(self, header: bytes) -> identity.UserInfo | None:
+        """A bearer JWT the server issued (facade/service_account_token.py), as its service account."""
+        if not header.startswith(b"Bearer "):
+            return None
+        from facade.service_account_token import authenticate
+
+        return await authenticate(self.rest, header[7:].decode("latin-1").strip())
 
 
 def _safe(endpoint: Endpoint) -> Endpoint:
@@ -95,7 +121,7 @@ def _safe(endpoint: Endpoint) -> Endpoint:
         except APIError as e:
             return status_response(e)
         except Exception as e:  # noqa: BLE001 - the last line of defence; logged with its traceback
-            log.error("internal error on %s %s: %s", request.method, request.url.path, traceback.format_exc())
+            log.error("internal error on %s %s: %s", request.method, request.scope["path"], traceback.format_exc())
             return status_response(errors.internal(f"{type(e).__name__}: {e}"))
 
     return wrapped
@@ -121,7 +147,7 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
     ready = {"ok": True}
 
     async def health(request: Request) -> Response:
-        name = request.url.path.strip("/").split("/")[0]
+        name = request.scope["path"].strip("/").split("/")[0]
         if "verbose" in request.query_params:
             return PlainTextResponse(f"[+]ping ok\n[+]etcd ok\n{name} check passed\n")
         return PlainTextResponse("ok" if ready["ok"] else "not ready", 200 if ready["ok"] else 500)
@@ -130,7 +156,7 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
         return json_response(orjson.dumps(version_info()))
 
     async def api(request: Request) -> Response:
-        path = request.url.path.rstrip("/")
+        path = request.scope["path"].rstrip("/")
         parts = path.strip("/").split("/")
         if request.method == "GET":
             agg = _wants_aggregated(request)
@@ -157,20 +183,20 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
         from facade import openapi as oa
 
         r = oa.openapi_response(
-            rest.table, request.url.path, query_hash=request.query_params.get("hash"),
+            rest.table, request.scope["path"], query_hash=request.query_params.get("hash"),
             accept=request.headers.get("accept"), if_none_match=request.headers.get("if-none-match"),
         )
         if r is None:
-            return resources.not_found(request.url.path)
+            return resources.not_found(request.scope["path"])
         return Response(r.body, status_code=r.status, headers=r.headers)
 
     async def not_found(request: Request) -> Response:
-        return resources.not_found(request.url.path)
+        return resources.not_found(request.scope["path"])
 
     async def debug_clock(request: Request) -> Response:
         """``POST /debug/clock?advance=SECONDS`` moves the fake clock (only with --fake-clock)."""
         if fake_clock is None:
-            return resources.not_found(request.url.path)
+            return resources.not_found(request.scope["path"])
         if request.method == "POST":
             try:
                 seconds = float(request.query_params.get("advance", "0"))
@@ -217,7 +243,7 @@ def build_app(rest: RestStore, token: str | None = None, server_address: str = "
     app: Any = Starlette(routes=routes)
     app.state.rest = rest
     app.state.ready = ready
-    return TokenAuth(ResourceFastPath(app, _safe(api)), token)
+    return TokenAuth(ResourceFastPath(app, _safe(api)), token, rest)
 
 
 class ResourceFastPath:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import socket
 
 from facade.admission_storage import bootstrap_storage_class
@@ -45,6 +46,15 @@ async def bootstrap(rest: RestStore, host_ip: str = "127.0.0.1", port: int = 644
             },
         }
         await rest.create(svc_info, "default", svc, WriteOptions(field_manager=MANAGER))
+    if svc_info is not None and await rest.store.get(svc_info.store_key, "kube-system/kube-dns") is None:
+        # the cluster DNS Service (runtime/dns/): created with the others, so 10.96.0.10 is never handed out
+        from facade.errors import APIError
+        from runtime.dns.publish import kube_dns_service
+
+        try:
+            await rest.create(svc_info, "kube-system", kube_dns_service(), WriteOptions(field_manager=MANAGER))
+        except APIError as e:  # a durable store where a user's Service already holds 10.96.0.10
+            logging.getLogger("kubefacade").warning("kube-system/kube-dns not created: %s", e)
     pc_info = table.get("scheduling.k8s.io", "v1", "priorityclasses")
     for name, (value, description) in SYSTEM_PRIORITY_CLASSES.items():
         if pc_info is not None and await rest.store.get(pc_info.store_key, name) is None:
@@ -59,6 +69,17 @@ async def bootstrap(rest: RestStore, host_ip: str = "127.0.0.1", port: int = 644
             "subsets": [{"addresses": [{"ip": host_ip}], "ports": [{"name": "https", "port": port, "protocol": "TCP"}]}],
         }
         await rest.create(ep_info, "default", ep, WriteOptions(field_manager=MANAGER))
+    slice_info = table.get("discovery.k8s.io", "v1", "endpointslices")
+    if host_ip and slice_info is not None and await rest.store.get(slice_info.store_key, "default/kubernetes") is None:
+        # kube-apiserver's endpoint reconciler writes the slice too: the node proxy reads slices
+        es = {
+            "metadata": {"name": "kubernetes", "namespace": "default",
+                         "labels": {"kubernetes.io/service-name": "kubernetes"}},
+            "addressType": "IPv4",
+            "endpoints": [{"addresses": [host_ip], "conditions": {"ready": True}}],
+            "ports": [{"name": "https", "port": port, "protocol": "TCP"}],
+        }
+        await rest.create(slice_info, "default", es, WriteOptions(field_manager=MANAGER))
     await bootstrap_storage_class(rest, WriteOptions(field_manager=MANAGER))
 
 

@@ -29,6 +29,12 @@ def _serve(args: argparse.Namespace) -> int:
         runtime=args.runtime,
         node_monitor_grace_period=args.node_monitor_grace_period,
         default_unreachable_toleration_seconds=args.default_unreachable_toleration_seconds,
+        dns_port=args.dns_port,
+        claim_cluster_ips=args.claim_cluster_ips,
+        pod_cidr=args.pod_cidr,
+        pod_isolation=not args.no_pod_isolation,
+        ingress_http_port=args.ingress_http_port,
+        ingress_https_port=args.ingress_https_port,
     ))
 
 
@@ -67,10 +73,25 @@ def main(argv: list[str] | None = None) -> int:
                        help="simulated nodes: seconds until a started container reads Running and Ready")
     serve.add_argument("--runtime", choices=("process", "docker"), default="process",
                        help="backend of the in-process node: host processes, or a Docker engine (DOCKER_HOST)")
+    serve.add_argument("--ingress-http-port", type=int, default=8080,
+                       help="port of the built-in Ingress controller's HTTP listener on --host (0: none)")
+    serve.add_argument("--ingress-https-port", type=int, default=8443,
+                       help="port of the built-in Ingress controller's HTTPS listener on --host (0: none)")
+    serve.add_argument("--pod-cidr", default="",
+                       help="pod addresses of the in-process node (default 10.244.0.0/24, or the next free /24)")
+    serve.add_argument("--no-pod-isolation", action="store_true",
+                       help="as root too, run pods on the host network without namespaces of their own")
+    serve.add_argument("--dns-port", type=int, default=0,
+                       help="also serve the cluster DNS on HOST:PORT (0: only at the kube-dns clusterIP, as root)")
+    serve.add_argument("--claim-cluster-ips", action="store_true",
+                       help="as root, take the host's Service clusterIPs over from another kubefacade server "
+                            "(one server per host holds them)")
     serve.set_defaults(func=_serve)
+    from controllers.cli import add_controllers_command
     from runtime.cli import add_node_command
 
     add_node_command(sub)
+    add_controllers_command(sub)
     sub.add_parser("bench", help="benchmark any cluster: kubefacade bench --help")
     args = parser.parse_args(argv)
     return int(args.func(args))

@@ -86,9 +86,9 @@ class ResourceHandler:
 
     async def __call__(self, request: Request) -> Response:
         try:
-            target = parse_path(self.table, request.url.path)
+            target = parse_path(self.table, request.scope["path"])
             if target is None:
-                return self.not_found(request.url.path)
+                return self.not_found(request.scope["path"])
             return await self.dispatch(request, target)
         except APIError as e:
             return status_response(e)
@@ -115,7 +115,7 @@ class ResourceHandler:
             if t.name:
                 self._verb(info, "get")
                 return await self.get(request, t)
-            if query_bool(params, "watch") or request.url.path.split("/")[2:3] == ["watch"] or "/watch/" in request.url.path:
+            if query_bool(params, "watch") or request.scope["path"].split("/")[2:3] == ["watch"] or "/watch/" in request.scope["path"]:
                 self._verb(info, "watch")
                 return await self.watch(request, t)
             self._verb(info, "list")

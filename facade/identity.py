@@ -105,6 +105,8 @@ def impersonate(requestor: UserInfo, headers: Iterable[tuple[bytes, bytes]]) -> 
     extra: dict[str, list[str]] = {}
     seen = False
     for raw_key, raw_value in headers:
+        if raw_key[:1] not in (b"i", b"I"):  # most requests carry no Impersonate-* header at all
+            continue
         key = raw_key.decode("latin-1").lower()
         if not key.startswith("impersonate-"):
             continue

@@ -124,22 +124,20 @@ def field_paths(obj: dict[str, Any], schema: schemas.Node | None, only: tuple[st
 
 
 def to_fields_v1(paths: set[Path]) -> dict[str, Any]:
+    """The fieldsV1 tree of ``paths``: keys sorted, a member that also has children marked by "."."""
     root: dict[str, Any] = {}
-    for p in sorted(paths):
+    owned: set[int] = set()  # ids of the nodes that are themselves in ``paths``
+    for p in sorted(paths):  # parents before children, siblings in order: the tree comes out sorted
         cur = root
         for tok in p:
-            cur = cur.setdefault(tok, {})
-    for p in paths:
-        cur = root
-        for tok in p:
-            cur = cur[tok]
-        if cur and "." not in cur:
-            cur["."] = {}
-    return _sorted(root)
-
-
-def _sorted(tree: dict[str, Any]) -> dict[str, Any]:
-    return {k: _sorted(tree[k]) for k in sorted(tree, key=lambda t: (t != ".", t))}
+            nxt = cur.get(tok)
+            if nxt is None:
+                if not cur and id(cur) in owned:
+                    cur["."] = {}  # "." sorts before every "f:"/"k:"/"v:"/"i:" key
+                nxt = cur[tok] = {}
+            cur = nxt
+        owned.add(id(cur))
+    return root
 
 
 def from_fields_v1(tree: dict[str, Any], prefix: Path = ()) -> set[Path]:

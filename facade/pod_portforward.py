@@ -1,4 +1,8 @@
-"""``pods/{name}/portforward`` over WebSocket (``v4.channel.k8s.io``), as the Python client speaks it.
+"""``pods/{name}/portforward`` over WebSocket: ``v4.channel.k8s.io`` (the Python client) or SPDY tunnelled.
+
+kubectl 1.32 asks for subprotocol ``SPDY/3.1+portforward.k8s.io``: SPDY/3.1 frames carried in binary
+messages, served by facade/spdy_portforward.py (its plain ``Upgrade: SPDY/3.1`` fallback is
+facade/spdy_upgrade.py). What follows describes the channel protocol.
 
 Each requested port gets two channels, data (2i) and error (2i+1). The server opens both by
 sending the port number (two bytes, little-endian) on each, then relays bytes between the data
@@ -17,6 +21,8 @@ from starlette.websockets import WebSocket, WebSocketDisconnect
 
 from facade import errors
 from facade.errors import APIError
+from facade.handlers import status_response
+from facade.spdy_portforward import TUNNEL_PROTOCOL, PortForwardSession, forward_error
 
 PROTOCOL = "v4.channel.k8s.io"
 
@@ -40,9 +46,13 @@ async def _pod_runtime(rest: Any, namespace: str, name: str) -> tuple[Any, str, 
 
 
 async def serve_portforward(websocket: WebSocket, rest: Any) -> None:
+    """The handler follows the subprotocol: SPDY tunnelled in WebSocket (kubectl) or channels (Python client)."""
     namespace = websocket.path_params["namespace"]
     name = websocket.path_params["name"]
     offered = [p.strip() for h in websocket.headers.getlist("sec-websocket-protocol") for p in h.split(",")]
+    if TUNNEL_PROTOCOL in offered:
+        await serve_spdy_tunnel(websocket, rest, namespace, name)
+        return
     protocol = PROTOCOL if PROTOCOL in offered else None
     try:
         raw_ports = [p for v in websocket.query_params.getlist("ports") for p in v.split(",") if p]
@@ -70,9 +80,7 @@ async def serve_portforward(websocket: WebSocket, rest: Any) -> None:
         try:
             reader, writer = await runtime.port_forward(sandbox, port)
         except (OSError, NotImplementedError) as e:
-            message = (f"error forwarding port {port} to pod {uid}, uid : failed to connect to localhost:{port} "
-                       f"inside namespace {namespace!r}: {e}")
-            await websocket.send_bytes(bytes([2 * i + 1]) + message.encode())
+            await websocket.send_bytes(bytes([2 * i + 1]) + forward_error(sandbox or uid, port, e).encode())
             return
         writers[i] = writer
         while chunk := await reader.read(65536):
@@ -114,3 +122,40 @@ async def serve_portforward(websocket: WebSocket, rest: Any) -> None:
             t.cancel()
         for w in writers.values():
             w.close()
+
+
+async def serve_spdy_tunnel(websocket: WebSocket, rest: Any, namespace: str, name: str) -> None:
+    """kubectl 1.32: SPDY/3.1 frames in binary WebSocket messages, read and written as one byte stream.
+
+    A pod that cannot be reached refuses the upgrade with its Status (kubectl then tries the plain
+    SPDY upgrade, which answers the same).
+    """
+    try:
+        runtime, sandbox, _ = await _pod_runtime(rest, namespace, name)
+    except APIError as e:
+        if "websocket.http.response" in websocket.scope.get("extensions", {}):
+            await websocket.send_denial_response(status_response(e))
+        else:
+            await websocket.close(1011, e.message[:120])
+        return
+    await websocket.accept(subprotocol=TUNNEL_PROTOCOL)
+
+    async def receive() -> bytes:
+        while True:
+            try:
+                message = await websocket.receive()
+            except (WebSocketDisconnect, RuntimeError):
+                return b""
+            if message["type"] == "websocket.disconnect":
+                return b""
+            data = message.get("bytes") or (message.get("text") or "").encode()
+            if data:
+                return data
+
+    async def connect(port: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+        return await runtime.port_forward(sandbox, port)  # type: ignore[no-any-return]
+
+    session = PortForwardSession(websocket.send_bytes, connect, sandbox)
+    await session.run(receive)
+    with contextlib.suppress(RuntimeError, WebSocketDisconnect):
+        await websocket.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -90,7 +91,7 @@ def _yaml(body: bytes) -> Any:
         raise errors.bad_request(f"error converting YAML to JSON: {e}") from None
 
 
-@dataclass
+@dataclass(frozen=True)
 class Accept:
     table: bool = False
     yaml: bool = False
@@ -98,8 +99,12 @@ class Accept:
     partial_metadata: bool = False
 
 
+@functools.lru_cache(maxsize=512)
 def parse_accept(header: str) -> Accept:
-    """Pick the first representation we serve from the Accept list; 406 when none is served."""
+    """Pick the first representation we serve from the Accept list; 406 when none is served.
+
+    Cached by header text (clients send the same few); callers must not change the result.
+    """
     if not header:
         return Accept()
     served = False

@@ -18,7 +18,8 @@ from typing import Any
 import orjson
 
 from facade import errors, schemas
-from facade.admission_quota import admit_create
+from facade.admission_ingress import default_ingress_class
+from facade.admission_quota import admit_create, admit_update
 from facade.admission_storage import default_storage_class
 from facade.decode import decode_object
 from facade.errors import APIError, FieldError
@@ -35,7 +36,9 @@ MAX_GENERATE_PREFIX = 63 - _GENERATE_SUFFIX
 
 
 # Admission run on every create after validation (LimitRanger, ResourceQuota); append to extend.
-ADMISSION_STEPS: list[Any] = [default_storage_class, admit_create]
+ADMISSION_STEPS: list[Any] = [default_storage_class, default_ingress_class, admit_create]
+# Admission run on every update of the main resource after validation (ResourceQuota); append to extend.
+UPDATE_ADMISSION_STEPS: list[Any] = [admit_update]
 
 _now_cache: list[Any] = [0, ""]
 
@@ -361,6 +364,9 @@ class RestStore:
         elif opts.subresource != "binding":
             errs += strategy.validate_update(new, old)
         self._invalid(info, new, errs)
+        if not opts.subresource:
+            for step in UPDATE_ADMISSION_STEPS:
+                await step(self, info, namespace, new, old)
         if opts.field_manager:
             update_managed_fields(
                 new, old, opts.field_manager, info.group_version, self.schema_for(info), now_rfc3339(),

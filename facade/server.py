@@ -42,6 +42,12 @@ class ServeOptions:
     runtime: str = "process"  # the in-process node's backend: process or docker (runtime/docker.py)
     node_monitor_grace_period: float = 40.0  # silence after which a node's conditions turn Unknown
     default_unreachable_toleration_seconds: int = 300  # DefaultTolerationSeconds admission
+    pod_cidr: str = ""  # the in-process node's pod CIDR (default: 10.244.0.0/24, or the next free /24)
+    pod_isolation: bool = True  # as root: each pod its own netns/UTS, each container its own mount ns
+    dns_port: int = 0  # cluster DNS also on HOST:dns_port (0: only behind the kube-dns clusterIP, as root)
+    claim_cluster_ips: bool = False  # take the host's Service clusterIPs over from another kubefacade server
+    ingress_http_port: int = 8080  # the built-in Ingress controller (runtime/ingress/); 0 = off
+    ingress_https_port: int = 8443
 
 
 def _client_host(host: str) -> str:
@@ -57,6 +63,9 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
     opts.data_dir.mkdir(parents=True, exist_ok=True)
     ca_crt, _, _ = ensure_certificates(opts.data_dir, opts.host)
     token = ensure_token(opts.data_dir)
+    from facade.service_account_token import load_signing_key
+
+    load_signing_key(opts.data_dir)  # service-account tokens stay valid across restarts
     kubeconfig = opts.kubeconfig or opts.data_dir / "kubeconfig"
     write_kubeconfig(kubeconfig, f"https://{_client_host(opts.host)}:{opts.port}", ca_crt, token)
     rest = RestStore(MemoryStore(history=opts.history_window), builtin_table())
@@ -81,14 +90,26 @@ async def build(opts: ServeOptions) -> tuple[Any, RestStore, Path]:
 
         nodes = LocalNodes(rest, opts.data_dir, clock, opts.node, opts.node_name, opts.sim_nodes,
                            SimStages(running_delay=opts.sim_ready_seconds, job_delay=opts.sim_job_seconds),
-                           runtime=opts.runtime)
+                           runtime=opts.runtime, dns_port=opts.dns_port, dns_host=opts.host.strip("[]"),
+                           pod_cidr=opts.pod_cidr, pod_isolation=opts.pod_isolation,
+                           claim_cluster_ips=opts.claim_cluster_ips)
         await nodes.start()
         app.nodes = nodes  # type: ignore[attr-defined]
+    if opts.controllers and (opts.ingress_http_port or opts.ingress_https_port):
+        from runtime.ingress import start_ingress
+
+        ingress = await start_ingress(rest, opts.data_dir, opts.host, opts.ingress_http_port,
+                                      opts.ingress_https_port)
+        app.ingress = ingress  # type: ignore[attr-defined]
     return app, rest, kubeconfig
 
 
-async def _serve_uvicorn(app: Any, opts: ServeOptions) -> None:
+async def _serve_uvicorn(app: Any, opts: ServeOptions, rest: Any = None) -> None:
     import uvicorn
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    from facade.http_protocol import CoalescingHttpToolsProtocol
+    from facade.spdy_upgrade import protocol_class  # kubectl port-forward's plain SPDY/3.1 upgrade
 
     config = uvicorn.Config(
         app,
@@ -96,7 +117,8 @@ async def _serve_uvicorn(app: Any, opts: ServeOptions) -> None:
         port=opts.port,
         ssl_certfile=str(opts.data_dir / "server.crt"),
         ssl_keyfile=str(opts.data_dir / "server.key"),
-        http="httptools",
+        http=protocol_class(rest, ensure_token(opts.data_dir),
+                            CoalescingHttpToolsProtocol if not os.environ.get("KF_NOCOAL") else HttpToolsProtocol),
         ws="websockets",  # exec/attach/port-forward streams are tested with this implementation
         loop="none",
         lifespan="off",
@@ -146,8 +168,11 @@ async def serve(opts: ServeOptions) -> None:
         if opts.server == "hypercorn" or opts.http2:
             await _serve_hypercorn(app, opts)
         else:
-            await _serve_uvicorn(app, opts)
+            await _serve_uvicorn(app, opts, _rest)
     finally:
+        ingress = getattr(app, "ingress", None)
+        if ingress is not None:
+            await ingress.stop()
         nodes = getattr(app, "nodes", None)
         if nodes is not None:  # the node agents' containers do not outlive the server
             await nodes.stop()

@@ -86,6 +86,10 @@ async def handle_subresource(handler: ResourceHandler, request: Request, t: Targ
 
             return await custom_scale(handler, request, t)
         return await _scale(handler, request, t)
+    if sub == "token" and info.kind == "ServiceAccount" and method == "POST":
+        from facade.service_account_token import serve_token_request
+
+        return await serve_token_request(handler, request, t)
     if sub == "binding" and method == "POST":
         return await _bind(handler, request, t)
     if sub == "eviction" and method == "POST":

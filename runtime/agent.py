@@ -51,6 +51,7 @@ class AgentOptions:
     annotations: dict[str, str] = field(default_factory=dict)
     labels: dict[str, str] = field(default_factory=dict)
     daemon_port: int = 10250
+    pod_cidr: str = ""  # spec.podCIDR; a runtime with a pod network of its own (runtime/pod_network.py) sets it
 
 
 def micro_time(epoch: float) -> str:
@@ -89,6 +90,7 @@ class NodeAgent:
 
     async def start(self, watch_pods: bool = True, heartbeat: bool = True) -> None:
         """Register the Node, then heartbeat and run pods in the background."""
+        await self.prepare_runtime()
         await self.register_node()
         registry.register(self)
         if heartbeat:
@@ -106,6 +108,23 @@ class NodeAgent:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks.clear()
         await asyncio.gather(*(w.shutdown() for w in list(self.workers.values())), return_exceptions=True)
+        release = getattr(self.runtime, "release_node", None)
+        if release is not None:
+            await release()
+
+    async def prepare_runtime(self) -> None:
+        """A runtime with a pod network of its own sets it up before the Node registers, in the Node's
+        spec.podCIDR when it has one already (kubelet's CNI gets the range the same way)."""
+        prepare = getattr(self.runtime, "prepare_node", None)
+        if prepare is None:
+            return
+        cidr = self.options.pod_cidr
+        try:
+            cidr = ((await self.client.get("v1", "nodes", self.name)).get("spec") or {}).get("podCIDR") or cidr
+        except APIError as e:
+            if e.code != 404:
+                raise
+        self.options.pod_cidr = await prepare(cidr)
 
     # -- node and lease ----------------------------------------------------------------------------
 
@@ -131,7 +150,8 @@ class NodeAgent:
             "kind": "Node",
             "metadata": {"name": self.name, "labels": {**node_labels(self.name), **self.options.labels},
                          "annotations": annotations},
-            "spec": {},
+            "spec": {"podCIDR": self.options.pod_cidr, "podCIDRs": [self.options.pod_cidr]} if self.options.pod_cidr
+            else {},
             "status": self.node_status(),
         }
 

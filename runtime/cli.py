@@ -21,6 +21,10 @@ def add_node_command(sub: Any) -> None:
     node.add_argument("--node-ip", default="", help="the node's InternalIP (default: this host's address)")
     node.add_argument("--port", type=int, default=10250,
                       help="HTTPS port for logs, published as the Node's daemonEndpoints.kubeletEndpoint.Port")
+    node.add_argument("--pod-cidr", default="",
+                      help="pod addresses (default: the Node's spec.podCIDR, else 10.244.0.0/24 or the next free /24)")
+    node.add_argument("--no-pod-isolation", action="store_true",
+                      help="as root too, run pods on the host network without namespaces of their own")
     node.add_argument("--log-level", default="warning")
     node.set_defaults(func=_node)
 
@@ -41,7 +45,8 @@ async def _run(args: argparse.Namespace) -> None:
     elif args.runtime == "docker":
         agent = docker_agent(client, name, data_dir, clock, args.node_ip)
     else:
-        agent = process_agent(client, name, data_dir, clock, args.node_ip)
+        agent = process_agent(client, name, data_dir, clock, args.node_ip, args.pod_cidr,
+                              not args.no_pod_isolation)
     agent.options.daemon_port = args.port
     token = client.headers.get("Authorization", "").removeprefix("Bearer ")
     endpoint = NodeStreamingServer(agent, agent.host_ip, args.port, token, data_dir)

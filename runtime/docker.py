@@ -67,6 +67,22 @@ def engine_available() -> str:
         return f"no Docker engine answers ({e.__class__.__name__}: {e})"
 
 
+def sandbox_dns(config: SandboxConfig) -> dict[str, Any]:
+    """The pause container's resolver settings per dnsPolicy (the containers share its resolv.conf).
+
+    ClusterFirst pods ask the cluster DNS at 10.96.0.10: from Docker's bridge the host is the
+    gateway, where the node proxy holds the clusterIPs. A host-network sandbox keeps Docker's default.
+    """
+    from runtime.pod_files import dns_config
+
+    spec = config.pod.get("spec") or {}
+    policy = spec.get("dnsPolicy") or "ClusterFirst"
+    if config.host_network or (policy == "Default" and not spec.get("dnsConfig")):
+        return {}  # Docker's default is the host's resolv.conf (without loopback resolvers), as Default asks
+    servers, searches, options = dns_config(config.pod)
+    return {"dns": servers, "dns_search": searches, "dns_opt": options}
+
+
 class DockerRuntime:
     """Pods on a Docker engine; see the module docstring for the sandbox model."""
 
@@ -112,6 +128,7 @@ class DockerRuntime:
             ipc_mode="shareable", network_mode="host" if config.host_network else "bridge",
             labels={LABEL: config.uid, "io.kubernetes.pod.name": config.name,
                     "io.kubernetes.pod.namespace": config.namespace},
+            **sandbox_dns(config),
         )
         container.reload()
         networks = container.attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
@@ -179,7 +196,10 @@ class DockerRuntime:
     def _create_container(self, sandbox: Sandbox, config: ContainerConfig) -> str:
         sandbox_config = self._sandboxes.get(sandbox.id)
         pod = sandbox_config.pod if sandbox_config else {}
-        image = self._ensure_image(config, pod)
+        try:  # the agent pulled it by its policy (runtime/image_pull.py) just before
+            image = self.client.images.get(config.image)
+        except self._docker.errors.ImageNotFound:
+            image = self._ensure_image(config, pod)
         spec = next((c for key in ("initContainers", "containers")
                      for c in (pod.get("spec", {}).get(key) or []) if c.get("name") == config.name), {})
         limits = (spec.get("resources") or {}).get("limits") or {}
@@ -211,6 +231,27 @@ class DockerRuntime:
         self._pumps[container.id] = []
         self._log_paths[container.id] = config
         return str(container.id)
+
+    def _image_size(self, config: ContainerConfig) -> int | None:
+        try:
+            return int(self.client.images.get(config.image).attrs.get("Size") or 0)
+        except self._docker.errors.ImageNotFound:
+            return None
+
+    async def image_size(self, config: ContainerConfig) -> int | None:
+        """The local image's size, None when the engine does not have it (for runtime/image_pull.py)."""
+        return await asyncio.to_thread(self._image_size, config)
+
+    def _pull_image(self, config: ContainerConfig) -> int:
+        try:
+            image = self.client.images.pull(config.image)
+        except self._docker.errors.DockerException as e:
+            raise RuntimeError_("ErrImagePull", str(e)) from e
+        return int(image.attrs.get("Size") or 0)
+
+    async def pull_image(self, config: ContainerConfig) -> int:
+        """Pull from the registry; ``ErrImagePull`` with the engine's reason when it fails."""
+        return await asyncio.to_thread(self._pull_image, config)
 
     async def create_container(self, sandbox: Sandbox, config: ContainerConfig) -> str:
         try:

@@ -100,6 +100,19 @@ class ExecResult:
     output: bytes
 
 
+class ContainerInput(Protocol):
+    """A running container's stdin, for ``attach -i``: what a backend's optional
+    ``container_input(container_id)`` returns (None when the container has no stdin open)."""
+
+    async def write(self, data: bytes) -> None: ...
+
+    def close(self) -> None:
+        """End of input (``stdinOnce`` after the first attach); on a terminal, an EOF character."""
+        ...
+
+    def resize(self, width: int, height: int) -> None: ...
+
+
 class Runtime(Protocol):
     """A container backend. Every method is async; blocking work goes to threads inside the backend."""
 

@@ -43,6 +43,7 @@ class ContainerRecord:
     attempt: int = -1  # latest log file index
     retry_at: float = 0.0
     probe_tasks: list[Any] = field(default_factory=list)
+    start_error: tuple[str, str] | None = None  # (reason, message) of a failed start, e.g. PostStartHookError
 
     @property
     def name(self) -> str:

@@ -20,7 +20,9 @@ from typing import TYPE_CHECKING, Any
 from facade.errors import APIError
 from runtime.env import ConfigError, build_env, expand_command
 from runtime.events import NORMAL, WARNING
+from runtime.image_pull import ensure_image
 from runtime.interface import ContainerConfig, ContainerStatus, RuntimeError_, Sandbox, SandboxConfig
+from runtime.pod_lifecycle import after_exit, apply_eviction, enforce_deadline, kill_container, run_post_start
 from runtime.pod_status import (
     ContainerRecord,
     api_container_status,
@@ -29,6 +31,7 @@ from runtime.pod_status import (
     pod_phase,
 )
 from runtime.probes import run_probe
+from runtime.sa_token import fetch_token, refresh_tokens
 from runtime.volumes import MountError, container_mounts, setup_volumes
 
 if TYPE_CHECKING:
@@ -86,6 +89,11 @@ class PodWorker:
         self.gone = False
         self.deleting = False
         self.last_status: Obj | None = None
+        self.terminating = asyncio.Event()  # set once deletion begins: a running postStart is abandoned
+        self.evicted: tuple[str, str] | None = None  # (reason, message): activeDeadlineSeconds passed
+        self.start_clock: float | None = None
+        self.deadline_wake_at = 0.0
+        self.pull_backoff: dict[str, tuple[float, float]] = {}  # image -> (back-off, last failure)
         self._wake = asyncio.Event()
         self._wake.set()
         self.task: asyncio.Task[Any] | None = None
@@ -123,11 +131,13 @@ class PodWorker:
         self.pod = pod
         if pod["metadata"].get("deletionTimestamp"):
             self.deleting = True
+            self.terminating.set()
         self.wake()
 
     def deleted(self) -> None:
         self.gone = True
         self.deleting = True
+        self.terminating.set()
         self.wake()
 
     def start(self) -> None:
@@ -175,9 +185,12 @@ class PodWorker:
     async def sync(self) -> None:
         if self.start_time is None:
             self.start_time = self.agent.clock.rfc3339()
+            self.start_clock = self.agent.clock.now()
         if self.sandbox is None and not await self.create_sandbox():
             await self.write_status()
             return
+        if not self.terminal and await enforce_deadline(self):
+            self.terminal = True
         if not self.terminal:
             await self.step_containers()
             phase = self.phase()
@@ -190,7 +203,9 @@ class PodWorker:
         agent = self.agent
         try:
             if getattr(agent.runtime, "wants_volumes", True):
-                self.volume_paths = await setup_volumes(self.pod, self.pod_dir, agent.get_object, agent.allocatable)
+                self.volume_paths = await setup_volumes(self.pod, self.pod_dir, agent.get_object, agent.allocatable,
+                                                        lambda source: fetch_token(agent.client, self.pod, source))
+                self.spawn(refresh_tokens(agent.client, self.pod, self.pod_dir / "volumes", agent.clock))
         except MountError as e:
             await self.emit(WARNING, "FailedMount", f'MountVolume.SetUp failed for volume "{e.volume}" : {e}')
             self.wake_after(RETRY_SECONDS)
@@ -275,7 +290,8 @@ class PodWorker:
                 stdin=bool(spec.get("stdin")), termination_message_path=str(spec.get("terminationMessagePath") or ""),
                 init=rec.kind == "init",
             )
-            await self.emit(NORMAL, "Pulled", f'Container image "{config.image}" already present on machine', rec.name)
+            if not await ensure_image(self, rec, config):
+                return
             try:
                 cid = await agent.runtime.create_container(self.sandbox, config)
             except RuntimeError_ as e:
@@ -293,13 +309,16 @@ class PodWorker:
                 await self.emit(WARNING, "Failed", f"Error: {e.message}", rec.name)
                 self.on_exit(rec, cid, await agent.runtime.container_status(cid))
                 return
+            await self.emit(NORMAL, "Started", f"Started container {rec.name}", rec.name)
+            if not await run_post_start(self, rec, cid):
+                self.on_exit(rec, cid, await agent.runtime.container_status(cid))
+                return
             status = await agent.runtime.container_status(cid)
             rec.running = True
             rec.image_ref = status.image_ref
             rec.state = {"running": {"startedAt": ts(status.started_at or agent.clock.now())}}
             rec.started = "startupProbe" not in spec
             rec.ready = rec.started and "readinessProbe" not in spec
-            await self.emit(NORMAL, "Started", f"Started container {rec.name}", rec.name)
             self.spawn(self.watch_exit(rec, cid))
             if "startupProbe" in spec:
                 rec.probe_tasks.append(self.spawn(self.probe_loop(rec, cid, "startup")))
@@ -352,7 +371,20 @@ class PodWorker:
         rec.finished_clock = self.agent.clock.now()
         if rec.kind == "init" and code == 0:
             rec.succeeded_once = True
+        after_exit(self, rec, self.policy_for(rec))
         self.wake()
+
+    def policy_for(self, rec: ContainerRecord) -> str:
+        """The restart policy a container lives under: sidecars Always, init containers at most OnFailure."""
+        if rec.kind == "sidecar":
+            return "Always"
+        if rec.kind == "init":
+            return "Never" if self.restart_policy == "Never" else "OnFailure"
+        return self.restart_policy
+
+    def grace_seconds(self) -> float:
+        """The pod's terminationGracePeriodSeconds (30 by default)."""
+        return float((self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30))
 
     def termination_message(self, rec: ContainerRecord, code: int) -> str:
         """``FallbackToLogsOnError``: the log's tail (80 lines, 2048 bytes) stands in for the message."""
@@ -403,18 +435,19 @@ class PodWorker:
                 self.wake()
                 return
             elif failures >= failure_threshold:  # liveness or startup
-                await self.emit(NORMAL, "Killing",
-                                f"Container {rec.name} failed {kind} probe, will be restarted", rec.name)
                 grace = probe.get("terminationGracePeriodSeconds")
                 if grace is None:
-                    grace = (self.pod.get("spec") or {}).get("terminationGracePeriodSeconds", 30)
-                await self.agent.runtime.stop_container(cid, float(grace))
+                    grace = self.grace_seconds()
+                await kill_container(self, rec, cid, float(grace),
+                                     f"Container {rec.name} failed {kind} probe, will be restarted")
                 return
             await clock.sleep(period)
 
     # -- status -----------------------------------------------------------------------------------
 
     def phase(self) -> str:
+        if self.evicted:
+            return "Failed"
         if self.sandbox is None:
             return "Pending"
         return pod_phase(self.restart_policy, self.inits, self.mains, terminal=self.deleting)
@@ -436,6 +469,7 @@ class PodWorker:
         status: Obj = {"phase": phase, "conditions": merge_conditions(conds, existing, self.agent.clock.rfc3339())}
         status.update(self.ip_fields())
         status["startTime"] = self.start_time
+        apply_eviction(self, status)
         if current.get("qosClass"):
             status["qosClass"] = current["qosClass"]
         if self.inits:
@@ -466,8 +500,7 @@ class PodWorker:
             for t in rec.probe_tasks:
                 t.cancel()
             if rec.running and rec.id:
-                await self.emit(NORMAL, "Killing", f"Stopping container {rec.name}", rec.name)
-                await self.agent.runtime.stop_container(rec.id, grace)
+                await kill_container(self, rec, rec.id, grace, "")
                 status = await self.agent.runtime.container_status(rec.id)
                 self.on_exit(rec, rec.id, status)
 

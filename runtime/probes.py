@@ -1,4 +1,4 @@
-"""Probe handlers: exec, httpGet, tcpSocket (grpc answers as unsupported), with kubelet's failure messages.
+"""Probe handlers: exec, httpGet, tcpSocket and grpc (runtime/grpc_probe.py), with kubelet's failure messages.
 
 The timing (initialDelaySeconds, periodSeconds, thresholds) lives in the pod worker, on the agent's
 clock; this module only runs one probe attempt and says whether it passed, and why not.
@@ -27,13 +27,15 @@ def resolve_port(port: Any, container: Obj) -> int | None:
     return None
 
 
-async def _http_get(action: Obj, host: str, port: int, timeout: float) -> tuple[bool, str]:
+async def http_get(action: Obj, host: str, port: int, timeout: float,
+                   user_agent: str = "kube-probe/1.32") -> tuple[int | None, str]:
+    """One GET as kubelet's prober and lifecycle handler send it: (status code, "") or (None, Go's error text)."""
     scheme = (action.get("scheme") or "HTTP").lower()
     path = action.get("path") or "/"
     if not path.startswith("/"):
         path = "/" + path
     url = f"{scheme}://{host}:{port}{path}"
-    headers = {"Host": f"{host}:{port}", "User-Agent": "kube-probe/1.32", "Accept": "*/*", "Connection": "close"}
+    headers = {"Host": f"{host}:{port}", "User-Agent": user_agent, "Accept": "*/*", "Connection": "close"}
     for h in action.get("httpHeaders") or []:
         headers[h.get("name", "")] = h.get("value", "")
     ctx = None
@@ -44,23 +46,29 @@ async def _http_get(action: Obj, host: str, port: int, timeout: float) -> tuple[
     try:
         reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port, ssl=ctx), timeout)
     except TimeoutError:
-        return False, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+        return None, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
     except OSError as e:
-        return False, f'Get "{url}": dial tcp {host}:{port}: connect: {_errno_text(e)}'
+        return None, f'Get "{url}": dial tcp {host}:{port}: connect: {_errno_text(e)}'
     try:
         request = f"GET {path} HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items()) + "\r\n"
         writer.write(request.encode())
         await writer.drain()
         line = await asyncio.wait_for(reader.readline(), timeout)
     except (TimeoutError, OSError):
-        return False, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
+        return None, f'Get "{url}": context deadline exceeded (Client.Timeout exceeded while awaiting headers)'
     finally:
         writer.close()
     parts = line.decode("latin-1").split(" ", 2)
     try:
-        code = int(parts[1])
+        return int(parts[1]), ""
     except (IndexError, ValueError):
-        return False, f'Get "{url}": malformed HTTP response {line[:40]!r}'
+        return None, f'Get "{url}": malformed HTTP response {line[:40]!r}'
+
+
+async def _http_get(action: Obj, host: str, port: int, timeout: float) -> tuple[bool, str]:
+    code, err = await http_get(action, host, port, timeout)
+    if code is None:
+        return False, err
     if 200 <= code < 400:
         return True, ""
     return False, f"HTTP probe failed with statuscode: {code}"
@@ -108,5 +116,11 @@ async def run_probe(probe: Obj, container: Obj, container_id: str, pod_ip: str,
             return False, f"unable to resolve port {action.get('port')!r}"
         return await _tcp(action.get("host") or pod_ip, port, timeout)
     if "grpc" in probe:
-        return False, "grpc probes are not supported by this node agent yet"
+        from runtime.grpc_probe import grpc_probe
+
+        action = probe["grpc"] or {}
+        port = action.get("port")
+        if not isinstance(port, int) or isinstance(port, bool):
+            return False, f"unable to resolve port {port!r}"
+        return await grpc_probe(pod_ip, port, str(action.get("service") or ""), timeout)
     return False, "probe has no handler"

@@ -1,9 +1,11 @@
 """The process backend (the default): every container is a host process in its own process group.
 
 No daemon and no images: a container's command/args run on the host (for a container without a
-command, the entrypoint of a few known images — ``runtime/images.py``). Filesystems and the network
-are not isolated: pods share the host network (their IP is the node's) and volumes are materialized
-under the pod's directory; the agent says so on the Node. A container that cannot really run is
+command, the entrypoint of a few known images — ``runtime/images.py``). As root on Linux each pod
+gets its own network and UTS namespaces and each container its own mount namespace with its volumes
+at their mountPath (``runtime/pod_isolation.py``); otherwise (or with ``--no-pod-isolation``) pods
+share the host network (their IP is the node's) and volumes are materialized under the pod's
+directory. The agent says which on the Node. A container that cannot really run is
 reported as failing (``CreateContainerError``/``StartError``), never as Running.
 """
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import os
 import secrets
 import shutil
@@ -20,7 +23,7 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from controllers.clock import Clock, RealClock
 from runtime.images import known_entrypoint
@@ -33,6 +36,13 @@ from runtime.interface import (
     SandboxConfig,
 )
 from runtime.logs import LogWriter
+from runtime.pod_files import pod_hostname
+from runtime.process_stdio import ContainerStdio
+
+if TYPE_CHECKING:
+    from runtime.pod_isolation import PodIsolation
+
+log = logging.getLogger("kubefacade.runtime")
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 ISOLATION_NOTE = (
@@ -53,6 +63,7 @@ class _Container:
     status: ContainerStatus = field(default_factory=lambda: ContainerStatus("", "created"))
     exited: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    stdio: ContainerStdio | None = None  # its stdin pipe or terminal, for attach (runtime/process_stdio.py)
 
 
 def resolve_argv(config: ContainerConfig) -> list[str]:
@@ -76,9 +87,11 @@ class ProcessRuntime:
     name = "process"
     version = "0.1.0"
 
-    def __init__(self, host_ip: str = "127.0.0.1", clock: Clock | None = None) -> None:
+    def __init__(self, host_ip: str = "127.0.0.1", clock: Clock | None = None,
+                 isolation: PodIsolation | None = None) -> None:
         self.host_ip = host_ip
         self.clock = clock or RealClock()
+        self.isolation = isolation  # as root: pods in namespaces of their own (runtime/pod_isolation.py)
         self._sandboxes: dict[str, SandboxConfig] = {}
         self._containers: dict[str, _Container] = {}
         atexit.register(self._kill_all)
@@ -89,10 +102,31 @@ class ProcessRuntime:
             if c.proc is not None and not c.exited.is_set():
                 with contextlib.suppress(ProcessLookupError, PermissionError):
                     os.killpg(c.proc.pid, signal.SIGKILL)
+        if self.isolation is not None:
+            self.isolation.close_sync()
+
+    async def prepare_node(self, pod_cidr: str) -> str:
+        """Before the Node registers: set up the pod network; returns its pod CIDR ("" without isolation).
+        When that fails, pods run without isolation, and the Node's annotations say why."""
+        if self.isolation is None:
+            return ""
+        try:
+            return await self.isolation.prepare(pod_cidr)
+        except OSError as e:
+            log.error("pods will share the host network: %s", e)
+            self.isolation = None
+            return ""
+
+    async def release_node(self) -> None:
+        """The agent stops: remove the pods' namespaces, the node's bridge and its rules."""
+        if self.isolation is not None:
+            await self.isolation.close()
 
     async def create_sandbox(self, config: SandboxConfig) -> Sandbox:
         config.pod_dir.mkdir(parents=True, exist_ok=True)
         self._sandboxes[config.uid] = config
+        if self.isolation is not None:
+            return Sandbox(config.uid, await self.isolation.create_sandbox(config, self.host_ip))
         return Sandbox(config.uid, self.host_ip)
 
     async def remove_sandbox(self, sandbox_id: str) -> None:
@@ -100,6 +134,8 @@ class ProcessRuntime:
         for c in [c for c in self._containers.values() if c.sandbox.id == sandbox_id]:
             await self.stop_container(c.id, 0)
             self._containers.pop(c.id, None)
+        if self.isolation is not None:
+            await self.isolation.remove_sandbox(sandbox_id)
         if config is not None:
             await asyncio.to_thread(shutil.rmtree, config.pod_dir, True)
 
@@ -108,7 +144,7 @@ class ProcessRuntime:
         env = {"PATH": DEFAULT_PATH, "HOME": "/root"}
         sandbox_config = self._sandboxes.get(sandbox.id)
         if sandbox_config is not None:
-            env["HOSTNAME"] = sandbox_config.name
+            env["HOSTNAME"] = pod_hostname(sandbox_config.pod) if sandbox_config.pod else sandbox_config.name
         env.update(config.env)
         pod_dir = sandbox_config.pod_dir if sandbox_config else Path.cwd()
         cwd = config.working_dir if config.working_dir and os.path.isdir(config.working_dir) else str(pod_dir)
@@ -129,17 +165,19 @@ class ProcessRuntime:
         writer = LogWriter(c.config.log_path)
         if exe is None or not os.access(exe, os.X_OK):
             return self._fail_start(c, writer, f'exec: "{c.argv[0]}": executable file not found in $PATH')
+        c.stdio = stdio = ContainerStdio(c.config)
+        argv = [exe, *c.argv[1:]]
         try:
-            proc = await asyncio.create_subprocess_exec(
-                exe, *c.argv[1:], stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE, cwd=c.cwd, env=c.env, start_new_session=True,
-            )
+            if self.isolation is not None:
+                argv = await self.isolation.container_argv(c.sandbox.id, c.id, c.config, argv)
+            proc = await asyncio.create_subprocess_exec(*argv, cwd=c.cwd, env=c.env, **stdio.popen_args())
         except OSError as e:
+            stdio.started(None)
             return self._fail_start(c, writer, f'exec: "{c.argv[0]}": {e.strerror or e}')
+        stdio.started(proc)
         c.proc = proc
         c.status = ContainerStatus(container_id, "running", started_at=time.time(), image_ref=f"process://{exe}")
-        readers = [asyncio.create_task(_pump(proc.stdout, writer, "stdout")),
-                   asyncio.create_task(_pump(proc.stderr, writer, "stderr"))]
+        readers = stdio.readers(proc, writer, _pump)
         c.tasks.append(asyncio.create_task(self._reap(c, proc, readers, writer)))
 
     def _fail_start(self, c: _Container, writer: LogWriter, why: str) -> None:
@@ -155,6 +193,9 @@ class ProcessRuntime:
         code = await proc.wait()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group dies with its container
+        if self.isolation is not None:
+            with contextlib.suppress(OSError):
+                await self.isolation.container_exited(c.id)
         with contextlib.suppress(asyncio.TimeoutError):
             await asyncio.wait_for(asyncio.gather(*readers, return_exceptions=True), 2)
         for r in readers:
@@ -200,6 +241,7 @@ class ProcessRuntime:
 
     async def exec_sync(self, container_id: str, command: list[str], timeout: float) -> ExecResult:
         c = self._get(container_id)
+        command = self.exec_command(container_id, command)
         try:
             proc = await asyncio.create_subprocess_exec(
                 *command, stdin=asyncio.subprocess.DEVNULL, stdout=asyncio.subprocess.PIPE,
@@ -221,13 +263,56 @@ class ProcessRuntime:
         c = self._get(container_id)
         return c.cwd, dict(c.env)
 
+    def exec_command(self, container_id: str, command: list[str], tty: bool = False, stdin: bool = False) -> list[str]:
+        """What runs for a command in this container: with isolation, the command inside the container's
+        namespaces. A bare program name the host's PATH lacks is left as it is, so that it fails as a
+        missing executable does (the container's PATH directories are the host's)."""
+        c = self._get(container_id)
+        if self.isolation is None or c.proc is None or c.exited.is_set() or not command:
+            return command
+        if "/" not in command[0] and shutil.which(command[0], path=c.env.get("PATH", DEFAULT_PATH)) is None:
+            return command
+        return self.isolation.exec_argv(c.proc.pid, command)
+
     def exec_stream(self, container_id: str, command: list[str], tty: bool) -> AsyncIterator[bytes]:
         raise NotImplementedError("interactive exec is served by the streams part of the node agent")
 
+    def container_input(self, container_id: str) -> ContainerStdio | None:
+        """The running container's stdin (``stdin: true``) or terminal (``tty: true``), for attach."""
+        c = self._containers.get(container_id)
+        if c is None or c.stdio is None or c.exited.is_set() or not c.stdio.accepts_input:
+            return None
+        return c.stdio
+
     async def port_forward(self, sandbox_id: str, port: int) -> Any:
-        """kubelet forwards to the pod's localhost; pods share the host network, so the host's loopback
-        (the pod IP is the host's routed address, which a server bound to 127.0.0.1 does not answer)."""
+        """kubelet forwards to the pod's localhost: inside the pod's network namespace with isolation, else
+        the host's loopback (pods share the host network; a server bound to 127.0.0.1 answers only there)."""
+        if self.isolation is not None:
+            return await self.isolation.connect(sandbox_id, port)
         return await asyncio.open_connection("127.0.0.1", port)
+
+    async def image_size(self, config: ContainerConfig) -> int | None:
+        """No images here: one is "present" when the container has a command or the image's entrypoint is
+        known on this host (``runtime/images.py``); its size is that of the executable it resolves to."""
+        if not config.command and known_entrypoint(config.image) is None:
+            return None
+        try:
+            argv = resolve_argv(config)
+        except RuntimeError_:
+            return None
+        exe = shutil.which(argv[0], path=dict(config.env).get("PATH", DEFAULT_PATH)) if argv else None
+        try:
+            return os.path.getsize(exe) if exe else 0
+        except OSError:
+            return 0
+
+    async def pull_image(self, config: ContainerConfig) -> int:
+        """Nothing can be pulled: an image that is not "present" fails as it always did, at creation."""
+        size = await self.image_size(config)
+        if size is None:
+            resolve_argv(config)  # raises the CreateContainerError that says why
+            raise RuntimeError_("CreateContainerError", f'the process runtime cannot pull image "{config.image}"')
+        return size
 
 
 async def _pump(stream: asyncio.StreamReader | None, writer: LogWriter, name: str) -> None:

@@ -192,9 +192,12 @@ class SimNodePool:
             async with sem:
                 await agent.start(watch_pods=False, heartbeat=False)
 
+        # heartbeats begin with the first registered node: registering a thousand nodes can take
+        # longer than the node monitor grace period, and the first ones must not expire meanwhile
+        self._tasks = [asyncio.create_task(self._heartbeats(), name="sim-heartbeats")]
         await asyncio.gather(*(start_one(a) for a in self.agents.values()))
-        self._tasks = [asyncio.create_task(self._pods(), name="sim-pods"),
-                       asyncio.create_task(self._heartbeats(), name="sim-heartbeats")]
+        self._tasks.append(asyncio.create_task(self._pods(), name="sim-pods"))
+        self._tasks.append(asyncio.create_task(self._nodes(), name="sim-nodes"))
 
     async def stop(self) -> None:
         for t in self._tasks:
@@ -216,6 +219,35 @@ class SimNodePool:
                 log.debug("sim pool: pod watch ended; relisting", exc_info=True)
                 await asyncio.sleep(0.5)
 
+    async def _nodes(self) -> None:
+        """Watch the Nodes: one whose Ready condition on the server is not what its agent reports
+        (the node lifecycle controller marked it Unknown) gets its status posted on its next beat,
+        as kubelet posts a status that differs from the Node it reads back."""
+        while True:
+            try:
+                nodes, rv = await self.client.list("v1", "nodes")
+                for n in nodes:
+                    self._check_node(n)
+                async for ev_type, node in self.client.watch("v1", "nodes", rv):
+                    if ev_type in ("ADDED", "MODIFIED"):
+                        self._check_node(node)
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # noqa: BLE001 - relist after any watch failure
+                log.debug("sim pool: node watch ended; relisting", exc_info=True)
+                await asyncio.sleep(0.5)
+
+    def _check_node(self, node: Obj) -> None:
+        agent = self.agents.get((node.get("metadata") or {}).get("name") or "")
+        if agent is None or not agent.node_uid:
+            return
+
+        def ready(conditions: list[Obj]) -> str | None:
+            return next((c.get("status") for c in conditions if c.get("type") == "Ready"), None)
+
+        if ready((node.get("status") or {}).get("conditions") or []) != ready(agent._conditions):  # noqa: SLF001
+            agent._last_report = float("-inf")  # noqa: SLF001 - report on the next heartbeat
+
     def _dispatch(self, ev_type: str, pod: Obj) -> None:
         agent = self.agents.get((pod.get("spec") or {}).get("nodeName") or "")
         if agent is not None:
@@ -223,12 +255,26 @@ class SimNodePool:
             metrics_store.store.record_sim_event(ev_type, pod, self.clock.now())
 
     async def _heartbeats(self) -> None:
+        """Each node heartbeats once a period, spread evenly; the schedule is kept by deadlines, so
+        a busy event loop delays the beats but does not stretch the period (which would let Leases
+        expire and the node lifecycle controller mark healthy nodes Unknown): beats that are due
+        go out together, yielding to the loop every few dozen."""
         agents = list(self.agents.values())
         period = agents[0].options.heartbeat_seconds if agents else 10.0
+        step = period / max(1, len(agents))
+        due = self.clock.now()
         while True:
-            step = period / max(1, len(agents))
-            for agent in agents:
-                await self.clock.sleep(step)
+            for i, agent in enumerate(agents):
+                due += step
+                now = self.clock.now()
+                if due > now:
+                    await self.clock.sleep(due - now)
+                elif now - due > period:
+                    due = now  # too far behind: start a fresh round rather than burst through it
+                elif i % 50 == 0:
+                    await asyncio.sleep(0)
+                if not agent.node_uid:
+                    continue  # not registered yet
                 try:
                     await agent.heartbeat()
                 except asyncio.CancelledError:

@@ -1,7 +1,7 @@
 """Pod volumes materialized as directories under the pod's directory, as kubelet's volume plugins do.
 
-emptyDir, configMap, secret, downwardAPI and projected (configMap/secret/downwardAPI sources) become
-files in ``<pod dir>/volumes/<name>``; each container's mounts then point there. A source that does
+emptyDir, configMap, secret, downwardAPI and projected (configMap/secret/downwardAPI/serviceAccountToken
+sources) become files in ``<pod dir>/volumes/<name>``; each container's mounts then point there. A source that does
 not exist (and is not optional) fails the mount with kubelet's message, and the pod waits in
 ContainerCreating with a ``FailedMount`` Event until it appears.
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import os
 import shutil
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from runtime.env import ConfigError, Getter, field_value, resource_value
 from runtime.interface import Mount
 
 Obj = dict[str, Any]
+TokenGetter = Callable[[Obj], Awaitable[bytes]]
 
 
 class MountError(Exception):
@@ -60,9 +62,14 @@ def _key_files(obj: Obj, items: list[Obj] | None, default_mode: int, secret: boo
 
 
 async def _source_files(pod: Obj, source: Obj, default_mode: int, get: Getter,
-                        allocatable: Obj) -> dict[str, tuple[bytes, int]] | None:
-    """Files of one configMap/secret/downwardAPI source; None when an optional source is missing."""
+                        allocatable: Obj, token: TokenGetter | None = None) -> dict[str, tuple[bytes, int]] | None:
+    """Files of one configMap/secret/downwardAPI/serviceAccountToken source; None when an optional one is missing."""
     ns = pod["metadata"].get("namespace", "")
+    if "serviceAccountToken" in source:
+        if token is None:
+            return {}
+        ref = source["serviceAccountToken"] or {}
+        return {ref.get("path", "token"): (await token(ref), default_mode)}
     if "configMap" in source:
         ref = source["configMap"]
         obj = await get("configmaps", ns, ref.get("name", ""))
@@ -97,8 +104,12 @@ async def _source_files(pod: Obj, source: Obj, default_mode: int, get: Getter,
     return {}
 
 
-async def setup_volumes(pod: Obj, pod_dir: Path, get: Getter, allocatable: Obj) -> dict[str, Path]:
-    """Materialize every volume of the pod; returns volume name → host directory."""
+async def setup_volumes(pod: Obj, pod_dir: Path, get: Getter, allocatable: Obj,
+                        token: TokenGetter | None = None) -> dict[str, Path]:
+    """Materialize every volume of the pod; returns volume name → host directory.
+
+    ``token`` fetches a service-account token for a ``serviceAccountToken`` projection (runtime/sa_token.py).
+    """
     paths: dict[str, Path] = {}
     for vol in (pod.get("spec") or {}).get("volumes") or []:
         name = vol.get("name", "")
@@ -118,7 +129,7 @@ async def setup_volumes(pod: Obj, pod_dir: Path, get: Getter, allocatable: Obj) 
                 proj = vol["projected"]
                 files: dict[str, tuple[bytes, int]] = {}
                 for source in proj.get("sources") or []:
-                    got = await _source_files(pod, source, proj.get("defaultMode", 0o644), get, allocatable)
+                    got = await _source_files(pod, source, proj.get("defaultMode", 0o644), get, allocatable, token)
                     files.update(got or {})
                 _write_files(target, files)
             elif any(k in vol for k in ("configMap", "secret", "downwardAPI")):

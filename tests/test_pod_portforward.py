@@ -17,27 +17,24 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def wait_listening(port: int) -> None:
-    """The server in the pod binds its port a moment after the pod is Ready (no readiness probe)."""
+def wait_listening(server, ns: str, pod: str, port: int) -> None:
+    """The server in the pod binds its port a moment after the pod is Ready (no readiness probe); checked
+    from inside the pod, whose localhost is the host's only when pods are not isolated."""
+    probe = f"import socket; socket.create_connection(('127.0.0.1', {port}), timeout=1).close()"
     deadline = time.monotonic() + 15
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.05)
+    while server.kubectl("exec", pod, "-n", ns, "--", "python3", "-c", probe, check=False).returncode:
+        assert time.monotonic() < deadline, f"nothing listens on port {port} in pod {pod}"
+        time.sleep(0.1)
 
 
 def test_python_client_port_forward_reaches_an_http_server_in_the_pod(server, api):
     ns = "pf-" + os.urandom(3).hex()
     server.request("POST", "/api/v1/namespaces", json.dumps({"metadata": {"name": ns}}).encode())
-    port = free_port()  # pods share the host network under the process runtime
+    port = free_port()  # free on the host too, for nodes whose pods share the host network
     server.kubectl("run", "web", "-n", ns, "--image=busybox", "--command", "--",
                    "python3", "-m", "http.server", str(port), "--bind", "127.0.0.1")
     server.kubectl("wait", "--for=condition=Ready", "pod/web", "-n", ns, "--timeout=30s")
-    wait_listening(port)
+    wait_listening(server, ns, "web", port)
     core = client.CoreV1Api(api)
     pf = portforward(core.connect_get_namespaced_pod_portforward, "web", ns, ports=str(port))
     sock = pf.socket(port)

@@ -90,3 +90,66 @@ def test_quota_status_reports_hard_and_used(server, namespace):
     assert status() == {"hard": {"pods": "5", "requests.cpu": "2"}, "used": {"pods": "2", "requests.cpu": "750m"}}
     out = server.kubectl("-n", namespace, "get", "resourcequota", "compute").stdout
     assert "pods: 2/5, requests.cpu: 750m/2" in out
+
+
+def _quota_used(server, namespace: str, name: str, want: dict) -> dict:
+    """The quota's status.used once the quota controller has recounted (it runs asynchronously)."""
+    def used() -> dict:
+        out = server.kubectl("-n", namespace, "get", "resourcequota", name, "-o", "jsonpath={.status.used}")
+        return json.loads(out.stdout or "{}")
+
+    deadline = time.monotonic() + 10
+    while used() != want and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return used()
+
+
+def test_growing_a_claim_is_charged_the_difference(server, namespace):
+    _apply(server, namespace, {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "storage"},
+                               "spec": {"hard": {"requests.storage": "3Gi"}}})
+    _apply(server, namespace, {"apiVersion": "v1", "kind": "PersistentVolumeClaim", "metadata": {"name": "data"},
+                               "spec": {"volumeName": "pv-data", "storageClassName": "", "accessModes": ["ReadWriteOnce"],
+                                        "resources": {"requests": {"storage": "1Gi"}}}})
+    grow = '{"spec":{"resources":{"requests":{"storage":"%s"}}}}'
+    server.kubectl("-n", namespace, "patch", "pvc", "data", "-p", grow % "2Gi")
+    assert _quota_used(server, namespace, "storage", {"requests.storage": "2Gi"}) == {"requests.storage": "2Gi"}
+
+    out = server.kubectl("-n", namespace, "patch", "pvc", "data", "-p", grow % "5Gi", check=False)
+    assert out.returncode != 0
+    assert ('Error from server (Forbidden): persistentvolumeclaims "data" is forbidden: exceeded quota: storage, '
+            "requested: requests.storage=3Gi, used: requests.storage=2Gi, limited: requests.storage=3Gi") in out.stderr
+    got = server.kubectl("-n", namespace, "get", "pvc", "data", "-o", "jsonpath={.spec.resources.requests.storage}")
+    assert got.stdout == "2Gi"
+    server.kubectl("-n", namespace, "patch", "pvc", "data", "-p", grow % "3Gi")
+
+
+def test_service_type_change_is_charged_node_ports_and_load_balancers(server, namespace, api):
+    _apply(server, namespace, {"apiVersion": "v1", "kind": "ResourceQuota", "metadata": {"name": "svc"},
+                               "spec": {"hard": {"services.nodeports": "3", "services.loadbalancers": "1"}}})
+    ports = [{"name": "http", "port": 80}, {"name": "https", "port": 443}]
+    for name in ("a", "b"):
+        _apply(server, namespace, {"apiVersion": "v1", "kind": "Service", "metadata": {"name": name},
+                                   "spec": {"selector": {"app": name}, "ports": ports}})
+    server.kubectl("-n", namespace, "patch", "svc", "a", "-p", '{"spec":{"type":"NodePort"}}')
+    assert _quota_used(server, namespace, "svc", {"services.loadbalancers": "0", "services.nodeports": "2"}) == {
+        "services.loadbalancers": "0", "services.nodeports": "2"}
+
+    v1 = client.CoreV1Api(api)
+    try:  # a LoadBalancer takes a node port per port too: 2 more than the 1 left
+        v1.patch_namespaced_service("b", namespace, {"spec": {"type": "LoadBalancer"}})
+    except client.ApiException as e:
+        assert e.status == 403
+        assert json.loads(e.body)["message"] == (
+            'services "b" is forbidden: exceeded quota: svc, requested: services.nodeports=2, '
+            "used: services.nodeports=2, limited: services.nodeports=3")
+    else:
+        raise AssertionError("service b became a LoadBalancer over the node port quota")
+    assert v1.read_namespaced_service("b", namespace).spec.type == "ClusterIP"
+
+    v1.patch_namespaced_service("b", namespace, {"spec": {"type": "LoadBalancer",
+                                                          "allocateLoadBalancerNodePorts": False}})
+    assert _quota_used(server, namespace, "svc", {"services.loadbalancers": "1", "services.nodeports": "2"}) == {
+        "services.loadbalancers": "1", "services.nodeports": "2"}
+    out = server.kubectl("-n", namespace, "patch", "svc", "a", "-p", '{"spec":{"type":"LoadBalancer"}}', check=False)
+    assert ('services "a" is forbidden: exceeded quota: svc, requested: services.loadbalancers=1, '
+            "used: services.loadbalancers=1, limited: services.loadbalancers=1") in out.stderr

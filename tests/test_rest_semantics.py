@@ -203,7 +203,7 @@ def test_many_concurrent_watchers_each_receive_the_event(server, namespace):
     conns = []
     for _ in range(200):
         c = http.client.HTTPSConnection("127.0.0.1", server.port, context=server.ssl_context(), timeout=10)
-        c.request("GET", f"{path}?watch=1&resourceVersion={rv}&timeoutSeconds=5",
+        c.request("GET", f"{path}?watch=1&resourceVersion={rv}&timeoutSeconds=60",
                   headers={"Authorization": f"Bearer {server.token}"})
         conns.append(c)
     responses = [c.getresponse() for c in conns]

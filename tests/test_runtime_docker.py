@@ -107,13 +107,17 @@ def test_missing_image_reads_err_image_pull_then_image_pull_back_off(docker_serv
                  lambda p: (cstatus(p).get("state", {}).get("waiting") or {}).get("reason") == "ErrImagePull",
                  timeout=60)
     assert phase(p) == "Pending"
-    assert 'Failed to pull image "example.invalid/nothing:1.0"' in cstatus(p)["state"]["waiting"]["message"]
+    assert cstatus(p)["state"]["waiting"]["message"]  # the engine's reason, as kubelet reports the CRI's
     wait_pod(docker_server, ns, "missing",
              lambda p: (cstatus(p).get("state", {}).get("waiting") or {}).get("reason") == "ImagePullBackOff",
              timeout=60)
-    messages = [e["message"] for e in events_for(docker_server, ns, "missing") if e["type"] == "Warning"]
-    assert any("Failed to pull image" in m for m in messages), messages
-    assert any('Back-off pulling image "example.invalid/nothing:1.0"' in m for m in messages), messages
+    events = [(e["type"], e["reason"], e["message"]) for e in events_for(docker_server, ns, "missing")]
+    assert ("Normal", "Pulling", 'Pulling image "example.invalid/nothing:1.0"') in events, events
+    assert any(t == "Warning" and m.startswith('Failed to pull image "example.invalid/nothing:1.0": ')
+               for t, _, m in events), events
+    assert ("Warning", "Failed", "Error: ErrImagePull") in events, events
+    assert ("Normal", "BackOff", 'Back-off pulling image "example.invalid/nothing:1.0"') in events, events
+    assert ("Warning", "Failed", "Error: ImagePullBackOff") in events, events
 
 
 def test_kubectl_exec_runs_inside_the_container(docker_server: Server, ns: str) -> None:

@@ -32,7 +32,10 @@ def test_node_is_registered_ready_with_kubelet_conditions(server: Server) -> Non
     assert {a["type"] for a in status["addresses"]} == {"InternalIP", "Hostname"}
     labels = node["metadata"]["labels"]
     assert labels["kubernetes.io/hostname"] == name and labels["kubernetes.io/os"] == "linux"
-    assert "without isolation" in node["metadata"]["annotations"]["kubefacade.io/isolation"]
+    annotations = node["metadata"]["annotations"]
+    isolated = annotations["kubefacade.io/pod-isolation"] == "netns"  # as root on Linux (runtime/pod_isolation.py)
+    assert isolated or annotations["kubefacade.io/pod-isolation"] == "none"
+    assert ("with pod isolation" if isolated else "without isolation") in annotations["kubefacade.io/isolation"]
     out = server.kubectl("get", "nodes").stdout
     assert name in out and " Ready " in out and "v1.32.0" in out
 

@@ -40,7 +40,8 @@ def test_busybox_pod_is_running_within_a_second(server: Server, namespace: str) 
     assert types == ["PodReadyToStartContainers", "Initialized", "Ready", "ContainersReady", "PodScheduled"]
     assert all(c["status"] == "True" for c in status["conditions"])
     reasons = [(e["reason"], e["message"]) for e in events_for(server, namespace, "sleeper")]
-    assert ("Pulled", 'Container image "busybox" already present on machine') in reasons
+    assert ("Pulling", 'Pulling image "busybox"') in reasons  # no tag: imagePullPolicy Always
+    assert any(r == "Pulled" and m.startswith('Successfully pulled image "busybox" in ') for r, m in reasons)
     assert ("Created", "Created container: c") in reasons
     assert ("Started", "Started container c") in reasons
     ev = next(e for e in events_for(server, namespace, "sleeper") if e["reason"] == "Started")

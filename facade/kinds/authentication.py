@@ -6,8 +6,10 @@ tokenreview} answer. SelfSubjectReview builds a fresh object (creationTimestamp 
 managedFields); TokenReview returns the request object, managedFields included, with its status.
 ``kubectl auth whoami`` reads the first.
 
-Tokens are checked as kube-apiserver checks a static token file: audience-agnostic, so a review
-naming audiences authenticates only if they include the server's API audience.
+The admin token is checked as kube-apiserver checks a static token file: audience-agnostic, so a
+review naming audiences authenticates only if they include the server's API audience. Service-account
+JWTs (facade/service_account_token.py) carry their own audiences: the review's (or the API's) must
+meet them, and ``status.audiences`` is what they have in common.
 """
 
 from __future__ import annotations
@@ -64,11 +66,30 @@ class TokenReviewStrategy(Strategy):
         requested = [a for a in spec.get("audiences") or [] if isinstance(a, str)]
         audiences = [a for a in API_AUDIENCES if a in requested] if requested else list(API_AUDIENCES)
         user = identity.authenticate_token(token) if audiences else None
+        if user is None:  # a service-account JWT: its own audiences, checked against those asked for
+            from facade.service_account_token import authenticate, looks_like_jwt
+
+            if looks_like_jwt(token):
+                wanted = requested or list(API_AUDIENCES)
+                user = await authenticate(ctx, token, wanted)
+                audiences = _token_audiences(token, wanted)
         status: Obj = {"user": {}}
         if user is not None:
             status = {"authenticated": True, "user": user.as_api(), "audiences": audiences}
         obj["status"] = status
         return obj
+
+
+def _token_audiences(token: str, wanted: list[str]) -> list[str]:
+    """The audiences a (verified) JWT and the review have in common, in the review's order."""
+    import jwt
+
+    try:
+        aud = jwt.decode(token, options={"verify_signature": False}).get("aud") or []
+    except jwt.PyJWTError:
+        return []
+    aud = [aud] if isinstance(aud, str) else list(aud)
+    return [a for a in wanted if a in aud]
 
 
 RESOURCES: list[ResourceInfo] = [

@@ -14,17 +14,23 @@ import logging
 from typing import Any
 
 from runtime.proxy.backends import Backends, affinity_seconds, ready_endpoints
+from runtime.proxy.cluster_ip import ANNOTATION, ClusterIPPlane
+from runtime.proxy.nft_nodeports import NftNodePorts
+from runtime.proxy.relay import listen
 
 Obj = dict[str, Any]
 log = logging.getLogger("kubefacade.proxy")
 Key = tuple[str, int]  # (listen address, port)
+#: the Node annotation saying how this node serves NodePorts
+NODEPORT_ANNOTATION = "kubefacade.io/nodeports"
+NODEPORT_MODES = {True: "nftables DNAT (userspace for sessionAffinity ClientIP)", False: "userspace"}
 
 
 class NodeProxy:
     """Userspace forwarding for one node's NodePorts and, when ``serve_lb`` is set, LoadBalancer IPs."""
 
     def __init__(self, client: Any, node_name: str, listen_host: str = "0.0.0.0", interval: float = 0.5,
-                 serve_lb: bool = True) -> None:
+                 serve_lb: bool = True, cluster_ips: bool = True) -> None:
         self.client = client
         self.node_name = node_name
         self.listen_host = listen_host
@@ -33,6 +39,13 @@ class NodeProxy:
         self.backends: dict[Key, Backends] = {}
         self.servers: dict[Key, asyncio.AbstractServer] = {}
         self._task: asyncio.Task[None] | None = None
+        #: Service clusterIPs on this host (``cluster_ip.py``); its state is announced on the Node
+        self.cluster_ips = ClusterIPPlane(node_name) if cluster_ips else None
+        self._announced = ""
+        #: as root, NodePorts are DNAT rules in the kernel (``nft_nodeports.py``); the listeners stay
+        self.nft = NftNodePorts()
+        self.kernel_ports: set[int] = set()
+        self._nodeport_mode = ""
 
     async def start(self) -> None:
         self._task = asyncio.create_task(self._loop(), name=f"node-{self.node_name}-proxy")
@@ -45,6 +58,10 @@ class NodeProxy:
         for srv in self.servers.values():
             srv.close()
         self.servers.clear()
+        with contextlib.suppress(Exception):
+            await self.nft.stop()
+        if self.cluster_ips is not None:
+            await self.cluster_ips.stop()
 
     async def _loop(self) -> None:
         while True:
@@ -94,39 +111,41 @@ class NodeProxy:
             b.affinity_seconds = affinity_seconds(svc)
             if key not in self.servers:
                 await self._listen(key)
+        await self._sync_kernel_ports()
+        if self.cluster_ips is not None:
+            await self._sync_cluster_ips(services, by_svc)
+
+    async def _sync_cluster_ips(self, services: list[Obj], by_svc: dict[tuple[str, str], list[Obj]]) -> None:
+        assert self.cluster_ips is not None
+        try:
+            await self.cluster_ips.sync(services, by_svc)
+        except Exception:  # the NodePorts above keep working whatever happens here
+            log.exception("cluster IP proxy sync failed")
+        if self.cluster_ips.state != self._announced:
+            with contextlib.suppress(Exception):  # no Node object (yet): announce on a later pass
+                await self.client.patch("v1", "nodes", self.node_name,
+                                        {"metadata": {"annotations": {ANNOTATION: self.cluster_ips.state}}})
+                self._announced = self.cluster_ips.state
+
+    async def _sync_kernel_ports(self) -> None:
+        """DNAT the NodePorts whose listener this proxy holds (so the port is ours) and whose Service
+        needs no per-client state; the rest, and everything when not root, stay in userspace."""
+        ports = {key[1]: list(b.endpoints) for key, b in self.backends.items()
+                 if key[0] == self.listen_host and key in self.servers and not b.affinity_seconds}
+        try:
+            self.kernel_ports = await self.nft.apply(ports)
+        except Exception:  # the userspace listeners keep serving
+            log.exception("NodePort nftables sync failed")
+            self.kernel_ports = set()
+        mode = NODEPORT_MODES[self.nft.enabled]
+        if mode != self._nodeport_mode:
+            with contextlib.suppress(Exception):  # no Node object (yet): announce on a later pass
+                await self.client.patch("v1", "nodes", self.node_name,
+                                        {"metadata": {"annotations": {NODEPORT_ANNOTATION: mode}}})
+                self._nodeport_mode = mode
 
     async def _listen(self, key: Key) -> None:
-        async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await self._forward(key, reader, writer)
         try:
-            self.servers[key] = await asyncio.start_server(handle, key[0], key[1], reuse_address=True)
+            self.servers[key] = await listen(key[0], key[1], lambda: self.backends.get(key))
         except OSError as e:
             log.warning("node proxy cannot listen on %s:%s: %s", key[0], key[1], e)
-
-    async def _forward(self, key: Key, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        peer = writer.get_extra_info("peername") or ("", 0)
-        b = self.backends.get(key)
-        ep = b.pick(peer[0]) if b else None
-        if ep is None:  # no ready endpoint: refuse, as kube-proxy's REJECT rule does
-            writer.close()
-            return
-        try:
-            up_r, up_w = await asyncio.open_connection(ep[0], ep[1])
-        except OSError:
-            writer.close()
-            return
-        await asyncio.gather(_pipe(reader, up_w), _pipe(up_r, writer), return_exceptions=True)
-        for w in (up_w, writer):
-            with contextlib.suppress(Exception):
-                w.close()
-
-
-async def _pipe(src: asyncio.StreamReader, dst: asyncio.StreamWriter) -> None:
-    try:
-        while data := await src.read(65536):
-            dst.write(data)
-            await dst.drain()
-        if dst.can_write_eof():
-            dst.write_eof()
-    except (OSError, asyncio.IncompleteReadError):
-        pass

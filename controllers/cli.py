@@ -1,0 +1,161 @@
+"""`kubefacade controllers`: some or all of the controllers on their own, against any kubeconfig.
+
+The same controllers ``kubefacade serve`` runs in-process (``controllers.controller_table``), here
+over ``RemoteClient``: against a ``kubefacade serve --no-controllers`` or a real API server, which
+is how their behaviour can be compared with kube-controller-manager's. ``--only``/``--exclude``
+take kube-controller-manager's ``--controllers`` names; ``--list`` prints them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import contextlib
+import logging
+import os
+import signal
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from controllers.controller_table import (
+    SPECS,
+    UnknownController,
+    all_names,
+    describe,
+    in_process_only,
+    resolve,
+)
+
+USER_AGENT = "kubefacade-controllers/v1.32.0"
+
+
+def add_controllers_command(sub: Any) -> None:
+    p = sub.add_parser("controllers", help="run controllers against any API server (a kubeconfig)")
+    p.add_argument("--kubeconfig", default="", help="default: $KUBECONFIG, else ~/.kube/config")
+    p.add_argument("--context", default="")
+    p.add_argument("--only", default="", help="comma-separated controller names to run (default: all; see --list)")
+    p.add_argument("--exclude", default="", help="comma-separated controller names not to run")
+    p.add_argument("--list", action="store_true", help="print the controller names and exit")
+    p.add_argument("--root-ca-file", default="",
+                   help="CA bundle root-ca-cert-publisher puts in kube-root-ca.crt (default: the kubeconfig's CA)")
+    p.add_argument("--data-dir", default="~/.kubefacade-controllers",
+                   help="where local-path-provisioner creates volume directories")
+    p.add_argument("--node-monitor-grace-period", type=float, default=40.0,
+                   help="seconds a node may stay silent before nodelifecycle turns its conditions Unknown")
+    p.add_argument("--log-level", default="warning")
+    p.set_defaults(func=_controllers)
+
+
+def listing() -> str:
+    """One line per name: the name, kube-controller-manager's canonical name, what it does."""
+    rows = []
+    for s in SPECS:
+        for name, canonical in zip(s.names, s.canonical, strict=True):
+            note = "  [in-process only]" if s.in_process_only else ""
+            rows.append(f"{name:<26}{canonical:<44}{describe(s, name)}{note}")
+    return "\n".join(rows)
+
+
+def default_kubeconfig() -> Path:
+    env = os.environ.get("KUBECONFIG", "")
+    first = next((p for p in env.split(os.pathsep) if p), "")
+    return Path(first or "~/.kube/config").expanduser()
+
+
+def kubeconfig_ca(path: Path, context: str = "") -> str | None:
+    """The PEM of the CA the kubeconfig's cluster is verified with, if it names one."""
+    cfg = yaml.safe_load(path.read_text()) or {}
+    ctx_name = context or cfg.get("current-context", "")
+    ctx = next((c.get("context") or {} for c in cfg.get("contexts") or [] if c.get("name") == ctx_name), {})
+    cluster = next((c.get("cluster") or {} for c in cfg.get("clusters") or []
+                    if c.get("name") == ctx.get("cluster")), {})
+    if cluster.get("certificate-authority-data"):
+        return base64.b64decode(cluster["certificate-authority-data"]).decode()
+    if cluster.get("certificate-authority"):
+        return (path.parent / cluster["certificate-authority"]).read_text()
+    return None
+
+
+def pick(only: str, exclude: str) -> list[str]:
+    """The names to run, in the table's order; raises ``UnknownController``."""
+    wanted = resolve(only.split(",")) if only.strip() else set(all_names())
+    wanted -= resolve(exclude.split(","))
+    return [n for n in all_names() if n in wanted]
+
+
+def _fail(message: str) -> int:
+    print(f"kubefacade controllers: {message}", file=sys.stderr)
+    return 2
+
+
+async def _run(args: argparse.Namespace, names: list[str], kubeconfig: Path, ca_pem: str | None) -> None:
+    from controllers.clock import RealClock
+    from controllers.controller_table import Wiring, build
+    from controllers.discovery import RemoteResources
+    from controllers.remote_client import RemoteClient, load_kubeconfig
+
+    server, tls, headers = load_kubeconfig(kubeconfig, args.context)
+    headers = {**headers, "User-Agent": USER_AGENT}
+    clients: list[RemoteClient] = []
+
+    def client(manager: str) -> RemoteClient:
+        c = RemoteClient(server, tls, headers, field_manager=manager)
+        clients.append(c)
+        return c
+
+    discovery = RemoteResources(client("kubefacade-controllers-discovery"))
+    if {"namespace", "garbagecollector"} & set(names):
+        await discovery.refresh()
+        discovery.start()
+    volumes_root = Path(args.data_dir).expanduser() / "volumes"
+    wiring = Wiring(client, RealClock(), ca_pem, volumes_root, args.node_monitor_grace_period, discovery=discovery)
+    controllers = build(wiring, names)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    for c in controllers:
+        c.start()
+    print(f"kubefacade controllers ({', '.join(names)}) running against {server}", flush=True)
+    try:
+        await stop.wait()
+    finally:
+        for c in controllers:
+            await c.stop()
+        await discovery.stop()
+        for cl in clients:
+            await cl.close()
+
+
+def _controllers(args: argparse.Namespace) -> int:
+    if args.list:
+        print(listing())
+        return 0
+    try:
+        names = pick(args.only, args.exclude)
+    except UnknownController as e:
+        return _fail(f"{e} (kubefacade controllers --list shows them)")
+    local_only = in_process_only(names)
+    if args.only.strip() and local_only:
+        return _fail("; ".join(f'"{n}" cannot run here: {why}' for n, why in local_only.items()))
+    names = [n for n in names if n not in local_only]
+    if not names:
+        return _fail("no controllers left to run")
+    kubeconfig = Path(args.kubeconfig).expanduser() if args.kubeconfig else default_kubeconfig()
+    if not kubeconfig.is_file():
+        return _fail(f"kubeconfig {kubeconfig} not found (--kubeconfig, or $KUBECONFIG)")
+    ca_pem = Path(args.root_ca_file).expanduser().read_text() if args.root_ca_file else \
+        kubeconfig_ca(kubeconfig, args.context)
+    if "root-ca-cert-publisher" in names and ca_pem is None:
+        if args.only.strip():
+            return _fail('"root-ca-cert-publisher" needs a CA: --root-ca-file, or a kubeconfig that names one')
+        names.remove("root-ca-cert-publisher")
+    logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_run(args, names, kubeconfig, ca_pem))
+    return 0
