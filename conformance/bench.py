@@ -11,6 +11,7 @@ Every non-2xx answer is counted and reported; the exit status is 1 if any phase 
     kubefacade bench server-time        # in-process: a 50-container server-side apply, a 200-property CRD
     kubefacade bench scale rollout|deployments|sim [...]  # controllers at scale on simulated nodes
     kubefacade bench nodeport [...]     # HTTP req/s and added latency through a NodePort (wrk, busybox httpd)
+    kubefacade bench pods [...]         # pod start: one busybox pod to Running, and 100 at once
 """
 
 from __future__ import annotations
@@ -119,6 +120,10 @@ def main(argv: list[str]) -> int:
         from conformance import nodeportbench
 
         return nodeportbench.main(argv[1:])
+    if argv and argv[0] == "pods":
+        from conformance import podbench
+
+        return podbench.main(argv[1:])
     if argv and argv[0] == "scale":
         from conformance import scalebench
 

@@ -15,7 +15,7 @@ container port's *name*, so it resolves per pod either way.
 
 from __future__ import annotations
 
-import random
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,8 +26,10 @@ from conformance.httpclient import Connection, HTTPError
 
 Obj = dict[str, Any]
 
-HTTPD_SCRIPT = ('d=$(mktemp -d) && echo kubefacade-nodeport-bench > "$d/index.html" '
-                '&& exec busybox httpd -f -p {port} -h "$d"')
+# The page lives in the container's working directory (the pod's own directory on the process
+# backend, so it goes with the pod), or in a temporary one where that is not writable.
+HTTPD_SCRIPT = ('d=kf-www; mkdir -p "$d" 2>/dev/null || d=$(mktemp -d); '
+                'echo kubefacade-nodeport-bench > "$d/index.html" && exec busybox httpd -f -p {port} -h "$d"')
 
 # An HTTP/1.1 server that keeps connections open and answers every request with a fixed body.
 KEEPALIVE_SERVER = r"""
@@ -86,8 +88,11 @@ def service(name: str, app: str) -> Obj:
 
 
 def pick_port() -> int:
-    """A port for a pod; random in a range kubefacade's node ports (30000-32767) never use."""
-    return random.randint(20000, 29999)
+    """A port for a pod: one free on this host right now (pods may share its network), which the
+    kernel picks from its ephemeral range, above the node ports (30000-32767)."""
+    with socket.socket() as sock:
+        sock.bind(("0.0.0.0", 0))
+        return sock.getsockname()[1]
 
 
 def wait(what: str, fn: Callable[[], Any], timeout: float) -> Any:

@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import yaml
 
 from controllers.controller_table import (
@@ -29,6 +30,7 @@ from controllers.controller_table import (
     in_process_only,
     resolve,
 )
+from facade.errors import APIError
 
 USER_AGENT = "kubefacade-controllers/v1.32.0"
 
@@ -39,6 +41,8 @@ def add_controllers_command(sub: Any) -> None:
     p.add_argument("--context", default="")
     p.add_argument("--only", default="", help="comma-separated controller names to run (default: all; see --list)")
     p.add_argument("--exclude", default="", help="comma-separated controller names not to run")
+    p.add_argument("--controllers", default="",
+                   help="kube-controller-manager's form instead of --only/--exclude: '*' all, 'foo' on, '-foo' off")
     p.add_argument("--list", action="store_true", help="print the controller names and exit")
     p.add_argument("--root-ca-file", default="",
                    help="CA bundle root-ca-cert-publisher puts in kube-root-ca.crt (default: the kubeconfig's CA)")
@@ -80,8 +84,22 @@ def kubeconfig_ca(path: Path, context: str = "") -> str | None:
     return None
 
 
-def pick(only: str, exclude: str) -> list[str]:
-    """The names to run, in the table's order; raises ``UnknownController``."""
+def pick(only: str, exclude: str, controllers: str = "") -> list[str]:
+    """The names to run, in the table's order; raises ``UnknownController``.
+
+    ``controllers`` is kube-controller-manager's ``--controllers`` list: for each name the first entry
+    naming it (``foo`` or ``-foo``) decides, and ``*`` turns on every name no entry decides.
+    """
+    if controllers.strip():
+        decided: dict[str, bool] = {}
+        star = False
+        for entry in (e.strip() for e in controllers.split(",")):
+            if entry == "*":
+                star = True
+            elif entry:
+                for name in resolve([entry.removeprefix("-")]):
+                    decided.setdefault(name, not entry.startswith("-"))
+        return [n for n in all_names() if decided.get(n, star)]
     wanted = resolve(only.split(",")) if only.strip() else set(all_names())
     wanted -= resolve(exclude.split(","))
     return [n for n in all_names() if n in wanted]
@@ -92,13 +110,14 @@ def _fail(message: str) -> int:
     return 2
 
 
-async def _run(args: argparse.Namespace, names: list[str], kubeconfig: Path, ca_pem: str | None) -> None:
+async def _run(args: argparse.Namespace, names: list[str], target: tuple[str, Any, dict[str, str]],
+               ca_pem: str | None) -> None:
     from controllers.clock import RealClock
     from controllers.controller_table import Wiring, build
     from controllers.discovery import RemoteResources
-    from controllers.remote_client import RemoteClient, load_kubeconfig
+    from controllers.remote_client import RemoteClient
 
-    server, tls, headers = load_kubeconfig(kubeconfig, args.context)
+    server, tls, headers = target
     headers = {**headers, "User-Agent": USER_AGENT}
     clients: list[RemoteClient] = []
 
@@ -108,20 +127,22 @@ async def _run(args: argparse.Namespace, names: list[str], kubeconfig: Path, ca_
         return c
 
     discovery = RemoteResources(client("kubefacade-controllers-discovery"))
-    if {"namespace", "garbagecollector"} & set(names):
-        await discovery.refresh()
-        discovery.start()
-    volumes_root = Path(args.data_dir).expanduser() / "volumes"
-    wiring = Wiring(client, RealClock(), ca_pem, volumes_root, args.node_monitor_grace_period, discovery=discovery)
-    controllers = build(wiring, names)
+    controllers: list[Any] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    for c in controllers:
-        c.start()
-    print(f"kubefacade controllers ({', '.join(names)}) running against {server}", flush=True)
     try:
+        if {"namespace", "garbagecollector"} & set(names):
+            await discovery.refresh()  # fails here, with exit code 1, when the server cannot be reached
+            discovery.start()
+        volumes_root = Path(args.data_dir).expanduser() / "volumes"
+        wiring = Wiring(client, RealClock(), ca_pem, volumes_root, args.node_monitor_grace_period,
+                        discovery=discovery)
+        controllers = build(wiring, names)
+        for c in controllers:
+            c.start()
+        print(f"kubefacade controllers ({', '.join(names)}) running against {server}", flush=True)
         await stop.wait()
     finally:
         for c in controllers:
@@ -131,31 +152,57 @@ async def _run(args: argparse.Namespace, names: list[str], kubeconfig: Path, ca_
             await cl.close()
 
 
+def _requested(args: argparse.Namespace) -> set[str]:
+    """The names asked for by name (not through ``*`` or by default)."""
+    if args.controllers.strip():
+        return resolve(e for e in args.controllers.split(",") if e.strip() not in ("*", "") and
+                       not e.strip().startswith("-"))
+    return resolve(args.only.split(",")) if args.only.strip() else set()
+
+
 def _controllers(args: argparse.Namespace) -> int:
     if args.list:
         print(listing())
         return 0
+    if args.controllers.strip() and (args.only.strip() or args.exclude.strip()):
+        return _fail("--controllers replaces --only and --exclude; give one or the other")
     try:
-        names = pick(args.only, args.exclude)
+        names = pick(args.only, args.exclude, args.controllers)
+        requested = _requested(args)
     except UnknownController as e:
         return _fail(f"{e} (kubefacade controllers --list shows them)")
     local_only = in_process_only(names)
-    if args.only.strip() and local_only:
-        return _fail("; ".join(f'"{n}" cannot run here: {why}' for n, why in local_only.items()))
+    if local_only.keys() & requested:
+        return _fail("; ".join(f'"{n}" cannot run here: {why}' for n, why in local_only.items() if n in requested))
     names = [n for n in names if n not in local_only]
     if not names:
         return _fail("no controllers left to run")
     kubeconfig = Path(args.kubeconfig).expanduser() if args.kubeconfig else default_kubeconfig()
     if not kubeconfig.is_file():
         return _fail(f"kubeconfig {kubeconfig} not found (--kubeconfig, or $KUBECONFIG)")
-    ca_pem = Path(args.root_ca_file).expanduser().read_text() if args.root_ca_file else \
-        kubeconfig_ca(kubeconfig, args.context)
+    from controllers.remote_client import load_kubeconfig
+
+    try:
+        target = load_kubeconfig(kubeconfig, args.context)
+        ca_pem = Path(args.root_ca_file).expanduser().read_text() if args.root_ca_file else \
+            kubeconfig_ca(kubeconfig, args.context)
+    except (OSError, ValueError, KeyError, AttributeError, yaml.YAMLError) as e:
+        return _fail(f"kubeconfig {kubeconfig}: {e}")
+    if not target[0]:
+        return _fail(f"kubeconfig {kubeconfig}: no server for context {args.context or '(current)'!r}")
     if "root-ca-cert-publisher" in names and ca_pem is None:
-        if args.only.strip():
+        if "root-ca-cert-publisher" in requested:
             return _fail('"root-ca-cert-publisher" needs a CA: --root-ca-file, or a kubeconfig that names one')
         names.remove("root-ca-cert-publisher")
     logging.basicConfig(level=getattr(logging, args.log_level.upper(), logging.WARNING),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    with contextlib.suppress(KeyboardInterrupt):
-        asyncio.run(_run(args, names, kubeconfig, ca_pem))
+    try:
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(_run(args, names, target, ca_pem))
+    except (OSError, aiohttp.ClientError) as e:  # the server is not there (discovery at start-up)
+        print(f"kubefacade controllers: {e}", file=sys.stderr)
+        return 1
+    except APIError as e:
+        print(f"kubefacade controllers: {e.code} {e.reason}: {e.message}", file=sys.stderr)
+        return 1
     return 0

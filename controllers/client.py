@@ -52,11 +52,12 @@ class Client(Protocol):
         ...
 
 
-#: kinds whose watch events are parsed once per stored version and the same dict handed to every
-#: in-process watcher (about ten informers watch pods): their consumers only read events, never
-#: change them in place, so one parse and one copy in memory serve all (client-go's shared informers).
+#: kinds whose watch events are parsed once per stored version, without managedFields, and the same
+#: dict handed to every in-process watcher (about ten informers watch pods): their consumers only
+#: read events, never change them in place, so one parse and one copy in memory serve all
+#: (client-go's shared informers).
 SHARED_KINDS = {("", "pods")}
-_SHARED_CAP = 16_384
+_SHARED_CAP = 2_048
 _shared: dict[int, tuple[Stored, Obj]] = {}
 
 
@@ -70,6 +71,9 @@ def _shared_parse(stored: Stored) -> Obj:
     if hit is not None and hit[0] is stored:
         return hit[1]
     obj = orjson.loads(stored.data)
+    # as kube-controller-manager's informers do (a transform that trims them): no in-process
+    # watcher reads managedFields, and they are half of a pod's memory
+    (obj.get("metadata") or {}).pop("managedFields", None)
     if len(_shared) >= _SHARED_CAP:
         for k in list(_shared)[:_SHARED_CAP // 4]:
             del _shared[k]

@@ -116,6 +116,11 @@ class ReplicaSetController(Controller):
             self.name = "replicaset-controller"
         self.pods = Informer(client, "v1", "pods", f"{self.name}-pods")
         self.pods.add_handler(self._on_pod)
+        # keys of the cached pods by controller uid, and of the controller-less ones by namespace:
+        # a reconcile reads its own pods and the adoption candidates, not every pod of the namespace
+        self._by_owner: dict[str, dict[str, None]] = {}
+        self._orphans: dict[str, dict[str, None]] = {}
+        self._slot: dict[str, dict[str, None]] = {}
         self.expectations = Expectations()
         self.recorder = EventRecorder(client, self.name, self.clock)
 
@@ -138,8 +143,32 @@ class ReplicaSetController(Controller):
                 out.append(key)
         return out
 
+    def _reindex(self, pod_key: str) -> None:
+        """File ``pod_key`` under what the cached version of the pod says (or nowhere if gone)."""
+        slot = self._slot.pop(pod_key, None)
+        if slot is not None:
+            slot.pop(pod_key, None)
+        cur = self.pods.cache.get(pod_key)
+        if cur is None:
+            return
+        ref = controller_of(cur)
+        if ref is not None:
+            slot = self._by_owner.setdefault(ref.get("uid") or "", {})
+        else:
+            slot = self._orphans.setdefault(meta(cur).get("namespace") or "", {})
+        slot[pod_key] = None
+        self._slot[pod_key] = slot
+
+    def _candidates(self, ns: str, uid: str) -> list[Obj]:
+        """The cached pods of namespace ``ns`` that ``_claim`` may keep or adopt: the owned and the orphans."""
+        prefix = f"{ns}/"
+        cache = self.pods.cache
+        keys = [*self._by_owner.get(uid, {}), *self._orphans.get(ns, {})]
+        return [cache[k] for k in keys if k.startswith(prefix) and k in cache]
+
     def _on_pod(self, ev_type: str, pod: Obj, old: Obj | None) -> None:
         pod_key = key_of(pod)
+        self._reindex(pod_key)
         ref = controller_of(pod)
         owner = self._owner_key(pod, ref)
         if ev_type == "DELETED":
@@ -176,7 +205,7 @@ class ReplicaSetController(Controller):
         spec = rs.get("spec") or {}
         selector = selector_of(spec.get("selector"))
         ns = meta(rs).get("namespace", "")
-        candidates = [p for p in self.pods.in_namespace(ns) if is_active(p)]
+        candidates = [p for p in self._candidates(ns, meta(rs).get("uid", "")) if is_active(p)]
         owned = await self._claim(rs, selector, candidates)
         error: APIError | None = None
         if needs_sync and not meta(rs).get("deletionTimestamp"):
@@ -224,6 +253,7 @@ class ReplicaSetController(Controller):
                 return None
             raise
         self.pods.remember(out)
+        self._reindex(key_of(out))
         return out
 
     async def _manage(self, key: str, rs: Obj, owned: list[Obj]) -> None:
@@ -280,7 +310,8 @@ class ReplicaSetController(Controller):
         template_sel = selector_from_set(((spec.get("template") or {}).get("metadata") or {}).get("labels") or {})
         fully = sum(1 for p in owned if template_sel.matches(labels(p)))
         ready = [p for p in owned if is_ready(p)]
-        available = [p for p in ready if is_available(p, min_ready, now)]
+        # without minReadySeconds a Ready pod is available (podutil.IsPodAvailable): skip re-reading it
+        available = [p for p in ready if is_available(p, min_ready, now)] if min_ready else ready
         old = rs.get("status") or {}
         status: Obj = {"replicas": len(owned)}
         if fully:
@@ -312,8 +343,11 @@ class ReplicaSetController(Controller):
             cached = self.cache.get(key)
             if cached is None or int(meta(out).get("resourceVersion") or 0) >= int(meta(cached).get("resourceVersion") or 0):
                 self.cache[key] = out
-        pending = [p for p in ready if p not in available]
-        if min_ready and pending:
+        if not min_ready:
+            return
+        available_ids = {id(p) for p in available}  # by identity: comparing pods as dicts is quadratic
+        pending = [p for p in ready if id(p) not in available_ids]
+        if pending:
             soonest = min((ready_since(p) or now) + min_ready for p in pending)
             self.clock.call_later(max(0.0, soonest - now) + 0.001, lambda: self.queue.add(key))
 

@@ -205,8 +205,7 @@ class Scheduler(Controller):
 
     async def _bind(self, key: str, pod: Obj, node: str) -> None:
         ns, name = meta(pod).get("namespace", ""), meta(pod).get("name", "")
-        assumed = copy.deepcopy(pod)
-        assumed.setdefault("spec", {})["nodeName"] = node
+        assumed = {**pod, "spec": {**(pod.get("spec") or {}), "nodeName": node}}  # read only, as the cache
         self._place(key, assumed, node)
         try:
             await self.client.bind(name, node, ns)

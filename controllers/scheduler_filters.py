@@ -11,9 +11,20 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-import orjson
-
-from controllers.pod_facts import controller_of, is_terminal, labels, meta, pod_requests, quantity_map
+from controllers.pod_facts import is_terminal, labels, meta
+from controllers.scheduler_cache import (  # noqa: F401 - re-exported to the scheduler and its scoring
+    TAINT_NOT_READY,
+    TAINT_UNREACHABLE,
+    NodeFacts,
+    NodeInfo,
+    PodFacts,
+    Rejection,
+    _required,
+    effective_taints,
+    group_of,
+    host_ports,
+    pod_facts,
+)
 from storage.selectors import LabelSelector, SelectorError, selector_from_label_selector
 
 Obj = dict[str, Any]
@@ -32,158 +43,6 @@ ERR_SPREAD = "node(s) didn't match pod topology spread constraints"
 ERR_SPREAD_LABEL = "node(s) didn't match pod topology spread constraints (missing required label)"
 
 TAINT_UNSCHEDULABLE = "node.kubernetes.io/unschedulable"
-TAINT_NOT_READY = "node.kubernetes.io/not-ready"
-TAINT_UNREACHABLE = "node.kubernetes.io/unreachable"
-
-
-@dataclass
-class Rejection:
-    code: str
-    reasons: list[str]
-
-
-@dataclass
-class NodeInfo:
-    """A node and what the pods bound to it use (the scheduler cache's NodeInfo), kept incrementally.
-
-    Besides the exact (Fraction) sums it keeps what each scheduling cycle reads per node without
-    recomputing it: the pod count per owner (for spreading), float mirrors of the non-zero
-    requests (for scoring) and the verdicts of the filters that read only the node object.
-    """
-
-    node: Obj
-    pods: dict[str, Obj] = field(default_factory=dict)
-    requested: dict[str, Fraction] = field(default_factory=dict)
-    non_zero_requested: dict[str, Fraction] = field(default_factory=dict)
-    port_use: dict[tuple[str, str, int], int] = field(default_factory=dict)
-    #: pods per (namespace, controller uid), and per (namespace, labels) for pods without a controller
-    groups: dict[tuple[str, Any], int] = field(default_factory=dict)
-    #: float(non_zero_requested[cpu]), float(non_zero_requested[memory])
-    nz_cpu: float = 0.0
-    nz_memory: float = 0.0
-    _alloc: tuple[int, dict[str, Fraction]] | None = None
-    _node_facts: tuple[Obj, Any] | None = None
-    _name: str = ""
-
-    @property
-    def name(self) -> str:
-        if not self._name:
-            self._name = meta(self.node).get("name", "")
-        return self._name
-
-    @property
-    def labels(self) -> dict[str, str]:
-        return labels(self.node)
-
-    @property
-    def ports(self) -> set[tuple[str, str, int]]:
-        return set(self.port_use)
-
-    @property
-    def allocatable(self) -> dict[str, Fraction]:
-        if self._alloc is None or self._alloc[0] != id(self.node):
-            status = self.node.get("status") or {}
-            self._alloc = (id(self.node), quantity_map(status.get("allocatable") or status.get("capacity")))
-        return self._alloc[1]
-
-    def facts(self) -> NodeFacts:
-        """What the node object alone decides, computed once per version of the node."""
-        if self._node_facts is None or self._node_facts[0] is not self.node:
-            alloc = self.allocatable
-            max_pods = alloc.get("pods")
-            taints = effective_taints(self.node)
-            self._node_facts = (self.node, NodeFacts(
-                taints=taints, soft_taints=[t for t in taints if t.get("effect") == "PreferNoSchedule"],
-                max_pods=max_pods,
-                cpu=float(alloc.get("cpu", Fraction(0))), memory=float(alloc.get("memory", Fraction(0)))))
-        return self._node_facts[1]
-
-    def add(self, key: str, pod: Obj) -> None:
-        if key in self.pods:
-            self.remove(key)
-        self.pods[key] = pod
-        for k, v in pod_requests(pod).items():
-            self.requested[k] = self.requested.get(k, Fraction(0)) + v
-        for k, v in pod_requests(pod, non_zero=True).items():
-            self.non_zero_requested[k] = self.non_zero_requested.get(k, Fraction(0)) + v
-        for port in host_ports(pod):
-            self.port_use[port] = self.port_use.get(port, 0) + 1
-        g = group_of(pod)
-        self.groups[g] = self.groups.get(g, 0) + 1
-        self._mirror()
-
-    def remove(self, key: str) -> None:
-        pod = self.pods.pop(key, None)
-        if pod is None:
-            return
-        for k, v in pod_requests(pod).items():
-            self.requested[k] = self.requested.get(k, Fraction(0)) - v
-        for k, v in pod_requests(pod, non_zero=True).items():
-            self.non_zero_requested[k] = self.non_zero_requested.get(k, Fraction(0)) - v
-        for port in host_ports(pod):
-            n = self.port_use.get(port, 0) - 1
-            if n > 0:
-                self.port_use[port] = n
-            else:
-                self.port_use.pop(port, None)
-        g = group_of(pod)
-        n = self.groups.get(g, 0) - 1
-        if n > 0:
-            self.groups[g] = n
-        else:
-            self.groups.pop(g, None)
-        self._mirror()
-
-    def _mirror(self) -> None:
-        self.nz_cpu = float(self.non_zero_requested.get("cpu", Fraction(0)))
-        self.nz_memory = float(self.non_zero_requested.get("memory", Fraction(0)))
-
-
-@dataclass
-class NodeFacts:
-    taints: list[Obj]
-    soft_taints: list[Obj]  # the PreferNoSchedule ones, which scoring reads
-    max_pods: Fraction | None
-    cpu: float
-    memory: float
-    #: static-filter verdicts by the pod's scheduling signature (see PodFacts.signature)
-    verdicts: dict[bytes, Rejection | None] = field(default_factory=dict)
-
-
-def group_of(pod: Obj) -> tuple[str, Any]:
-    """The spreading group of a pod: its controller's uid, or its labels if it has no controller."""
-    ns = meta(pod).get("namespace") or ""
-    ref = controller_of(pod)
-    if ref:
-        return ns, ("uid", ref.get("uid"))
-    lab = labels(pod)
-    return ns, (("labels", frozenset(lab.items())) if lab else ("none", id(pod)))
-
-
-def host_ports(pod: Obj) -> set[tuple[str, str, int]]:
-    out = set()
-    spec = pod.get("spec") or {}
-    for c in [*(spec.get("containers") or []), *(spec.get("initContainers") or [])]:
-        for p in c.get("ports") or []:
-            hp = p.get("hostPort")
-            if hp:
-                out.add((p.get("protocol") or "TCP", p.get("hostIP") or "0.0.0.0", int(hp)))
-    return out
-
-
-def effective_taints(node: Obj) -> list[Obj]:
-    """The node's taints, plus the not-ready/unreachable taint the node lifecycle controller would add
-    for a node whose Ready condition is not True (so a NotReady node is filtered as upstream does)."""
-    taints = [t for t in (node.get("spec") or {}).get("taints") or [] if isinstance(t, dict)]
-    keys = {t.get("key") for t in taints}
-    ready = None
-    for c in (node.get("status") or {}).get("conditions") or []:
-        if c.get("type") == "Ready":
-            ready = c.get("status")
-    if ready != "True" and TAINT_NOT_READY not in keys and TAINT_UNREACHABLE not in keys:
-        key = TAINT_NOT_READY if ready == "False" else TAINT_UNREACHABLE
-        taints.append({"key": key, "effect": "NoSchedule"})
-    return taints
 
 
 def tolerates(tolerations: list[Obj], taint: Obj) -> bool:
@@ -303,54 +162,6 @@ def resources_fit(pod: Obj, ni: NodeInfo) -> Rejection | None:
     return Rejection(UNSCHEDULABLE, reasons) if reasons else None
 
 
-@dataclass
-class PodFacts:
-    """What every filter and score would otherwise recompute for each node, computed once per pod."""
-
-    pod: Obj
-    requests: dict[str, Fraction]
-    #: the requests NodeResourcesFit compares, in the order it reports them
-    checked_requests: list[tuple[str, Fraction]]
-    nz_cpu: float
-    nz_memory: float
-    host_ports: set[tuple[str, str, int]]
-    #: what the node-only filters (unschedulable, taints, node affinity) read of the pod
-    signature: bytes
-    spread: bool
-    affinity: bool
-    group: tuple[str, Any] | None
-
-
-_last_facts: list[PodFacts] = []
-
-
-def pod_facts(pod: Obj) -> PodFacts:
-    """The facts of ``pod`` (remembered for the pod object last asked about: one scheduling cycle)."""
-    if _last_facts and _last_facts[0].pod is pod:
-        return _last_facts[0]
-    spec = pod.get("spec") or {}
-    req = pod_requests(pod)
-    checked = [(n, req[n]) for n in ("cpu", "memory", "ephemeral-storage") if req.get(n)]
-    checked += [(n, v) for n, v in sorted(req.items())
-                if n not in ("cpu", "memory", "ephemeral-storage", "pods") and v
-                and ("/" in n or n.startswith("hugepages-"))]
-    nz = pod_requests(pod, non_zero=True)
-    aff = spec.get("affinity") or {}
-    signature = orjson.dumps([spec.get("nodeSelector"), (aff.get("nodeAffinity") or {}).get(
-        "requiredDuringSchedulingIgnoredDuringExecution"), spec.get("tolerations")], option=orjson.OPT_SORT_KEYS)
-    spread = any(c.get("whenUnsatisfiable", "DoNotSchedule") == "DoNotSchedule"
-                 for c in spec.get("topologySpreadConstraints") or [] if isinstance(c, dict))
-    group = group_of(pod) if controller_of(pod) or labels(pod) else None
-    facts = PodFacts(pod, req, checked, float(nz.get("cpu", Fraction(0))), float(nz.get("memory", Fraction(0))),
-                     host_ports(pod), signature, spread,
-                     bool(_required(pod, "podAffinity") or _required(pod, "podAntiAffinity")), group)
-    _last_facts[:] = [facts]
-    return facts
-
-
-# -- pod topology spread and inter-pod affinity (need the whole cluster) ------------------------
-
-
 def _selector(raw: Any) -> LabelSelector:
     if raw is None:
         return LabelSelector.nothing()
@@ -443,11 +254,6 @@ def _term_matches_pod(term: Obj, term_owner: Obj, candidate: Obj, cluster: Clust
     return _selector(term.get("labelSelector")).matches(labels(candidate))
 
 
-def _required(pod: Obj, kind: str) -> list[Obj]:
-    aff = ((pod.get("spec") or {}).get("affinity") or {}).get(kind) or {}
-    return [t for t in aff.get("requiredDuringSchedulingIgnoredDuringExecution") or [] if isinstance(t, dict)]
-
-
 def inter_pod_affinity(pod: Obj, ni: NodeInfo, cluster: Cluster) -> Rejection | None:
     by_name = cluster.by_name()
 
@@ -510,9 +316,12 @@ def run_filters(pod: Obj, ni: NodeInfo, cluster: Cluster) -> Rejection | None:
         r = node_ports(pod, ni)
         if r:
             return r
-    r = resources_fit(pod, ni)
-    if r:
-        return r
+    if facts.checked_requests:
+        r = resources_fit(pod, ni)
+        if r:
+            return r
+    elif node_facts.max_pods is not None and len(ni.pods) + 1 > node_facts.max_pods_f:
+        return Rejection(UNSCHEDULABLE, [ERR_TOO_MANY_PODS])  # resources_fit's only check for this pod
     if facts.spread:
         r = topology_spread(pod, ni, cluster)
         if r:

@@ -42,15 +42,29 @@ def _totals(pod: Obj, feasible: list[NodeInfo]) -> list[float]:
     totals = []
     pod_cpu, pod_memory = facts.nz_cpu, facts.nz_memory
     for i, n in enumerate(feasible):
-        node = n.facts()
-        f_cpu = (n.nz_cpu + pod_cpu) / node.cpu if node.cpu > 0 else 1.0
-        f_mem = (n.nz_memory + pod_memory) / node.memory if node.memory > 0 else 1.0
-        least = (max(0.0, 1.0 - f_cpu) * MAX + max(0.0, 1.0 - f_mem) * MAX) / 2
-        a, b = min(f_cpu, 1.0), min(f_mem, 1.0)
-        mean = (a + b) / 2
-        balanced = (1 - math.sqrt(((a - mean) ** 2 + (b - mean) ** 2) / 2)) * MAX
-        totals.append(least + balanced + 2 * spread_s[i] + 2 * affinity_s[i] + 3 * taint_s[i])
+        totals.append(_resource_score(n, pod_cpu, pod_memory) + 2 * spread_s[i] + 2 * affinity_s[i] + 3 * taint_s[i])
     return totals
+
+
+def _resource_score(n: NodeInfo, pod_cpu: float, pod_memory: float) -> float:
+    """LeastAllocated + BalancedAllocation of a node for a pod requesting (pod_cpu, pod_memory).
+
+    Kept on the NodeInfo until its requests (or the pod's) change: between two pods of a burst only
+    the node that got the first one changes, so the others answer from this cache.
+    """
+    node = n.facts()
+    key = (pod_cpu, pod_memory, n.nz_cpu, n.nz_memory, node.cpu, node.memory)
+    cached = n.score_cache
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    f_cpu = (n.nz_cpu + pod_cpu) / node.cpu if node.cpu > 0 else 1.0
+    f_mem = (n.nz_memory + pod_memory) / node.memory if node.memory > 0 else 1.0
+    least = (max(0.0, 1.0 - f_cpu) * MAX + max(0.0, 1.0 - f_mem) * MAX) / 2
+    a, b = min(f_cpu, 1.0), min(f_mem, 1.0)
+    mean = (a + b) / 2
+    balanced = (1 - math.sqrt(((a - mean) ** 2 + (b - mean) ** 2) / 2)) * MAX
+    n.score_cache = (key, least + balanced)
+    return least + balanced
 
 
 def _scaled(raw: list[float], reverse: bool = False) -> list[float]:
@@ -70,5 +84,10 @@ def score_nodes(pod: Obj, feasible: list[NodeInfo]) -> list[NodeInfo]:
 def best_node(pod: Obj, feasible: list[NodeInfo]) -> NodeInfo:
     """The first of ``score_nodes`` without sorting the rest."""
     totals = _totals(pod, feasible)
-    i = min(range(len(feasible)), key=lambda i: (-round(totals[i], 6), len(feasible[i].pods), feasible[i].name))
-    return feasible[i]
+    best, best_score = 0, round(totals[0], 6)
+    for i in range(1, len(feasible)):
+        score = round(totals[i], 6)
+        if score > best_score or (score == best_score and (len(feasible[i].pods), feasible[i].name)
+                                  < (len(feasible[best].pods), feasible[best].name)):
+            best, best_score = i, score
+    return feasible[best]

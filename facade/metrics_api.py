@@ -6,6 +6,7 @@ this process (runtime.metrics_store), so the reads are answered directly and nev
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 
 from starlette.requests import Request
@@ -18,14 +19,25 @@ from runtime.metrics_store import store
 GROUP = "metrics.k8s.io"
 
 
+def _fresh(obj: dict) -> dict:
+    """Stamp a sample with the time of the read: the agents push a sample whenever usage changes, so
+    the stored one is the usage now, as metrics-server's latest scrape (at most a resolution old)
+    would be. The pushed time would make an unchanged pod look stale for ever, and the HPA controller
+    (in-process it stamps the same way) then ignores it as not yet ready."""
+    obj["timestamp"] = dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return obj
+
+
 def _json(obj: dict) -> Response:
-    return json_response(json.dumps(obj).encode())
+    return json_response(json.dumps(_fresh(obj)).encode())
 
 
 def _list(kind: str, items: list[dict], selector: str) -> Response:
     wanted = dict(p.split("=", 1) for p in selector.replace("==", "=").split(",") if "=" in p)
-    items = [i for i in items if all((i["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
-    return _json({"kind": kind, "apiVersion": f"{GROUP}/v1beta1", "metadata": {}, "items": items})
+    items = [_fresh(i) for i in items
+             if all((i["metadata"].get("labels") or {}).get(k) == v for k, v in wanted.items())]
+    return json_response(json.dumps({"kind": kind, "apiVersion": f"{GROUP}/v1beta1", "metadata": {},
+                                      "items": items}).encode())
 
 
 async def metrics_endpoint(request: Request) -> Response:

@@ -108,6 +108,7 @@ async def serve_exec(websocket: WebSocket, rest: Any) -> None:
             raise errors.bad_request("the websocket subprotocol must be one of " + ", ".join(PROTOCOLS))
         runtime, cid, _ = await _locate(rest, namespace, name, params.get("container", ""))
         cwd, env = runtime.exec_environment(cid)
+        asked = command  # what the Status names, even where a host program runs it (docker exec)
         if hasattr(runtime, "exec_command"):  # a backend whose containers are not host processes (docker)
             command = runtime.exec_command(cid, command, tty, want_stdin)
     except APIError as e:
@@ -116,7 +117,7 @@ async def serve_exec(websocket: WebSocket, rest: Any) -> None:
         await websocket.close()
         return
     await websocket.accept(subprotocol=protocol)
-    await _run(websocket, protocol, command, cwd, env, tty, want_stdin)
+    await _run(websocket, protocol, command, cwd, env, tty, want_stdin, asked)
 
 
 async def _send(websocket: WebSocket, channel: int, data: bytes) -> None:
@@ -124,7 +125,7 @@ async def _send(websocket: WebSocket, channel: int, data: bytes) -> None:
 
 
 async def _run(websocket: WebSocket, protocol: str, command: list[str], cwd: str, env: dict[str, str],
-               tty: bool, want_stdin: bool) -> None:
+               tty: bool, want_stdin: bool, asked: list[str] | None = None) -> None:
     loop = asyncio.get_running_loop()
     master = None
     try:
@@ -221,5 +222,5 @@ async def _run(websocket: WebSocket, protocol: str, command: list[str], cwd: str
         if protocol == "channel.k8s.io":
             await _send(websocket, ERROR, b"" if code == 0 else f"command terminated with exit code {code}".encode())
         else:
-            await _send(websocket, ERROR, orjson.dumps(_exit_status(code, command)))
+            await _send(websocket, ERROR, orjson.dumps(_exit_status(code, asked or command)))
         await websocket.close()

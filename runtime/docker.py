@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import atexit
 import contextlib
+import logging
 import os
 import threading
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from runtime.blocking import in_own_thread
+from runtime.docker_streams import DockerStdin, open_pod_connection
 from runtime.images import normalize_image
 from runtime.interface import (
     ContainerConfig,
@@ -29,6 +32,7 @@ from runtime.interface import (
 )
 from runtime.logs import LogWriter
 
+log = logging.getLogger("kubefacade.docker")
 PAUSE_IMAGES = ("registry.k8s.io/pause:3.10", "busybox:latest")
 LABEL = "io.kubefacade.pod-uid"
 ISOLATION_NOTE = "docker runtime: each pod has its own network/IPC namespaces (a pause container); volumes are bind mounts"
@@ -98,6 +102,7 @@ class DockerRuntime:
         self._pull_failures: dict[tuple[str, str], int] = {}
         self._pumps: dict[str, list[threading.Thread]] = {}
         self._log_paths: dict[str, ContainerConfig] = {}
+        self._stdins: dict[str, DockerStdin] = {}
         atexit.register(self._remove_all)
 
     def _remove_all(self) -> None:
@@ -222,15 +227,22 @@ class DockerRuntime:
         name = f"k8s_{config.name}_{sandbox_config.name if sandbox_config else ''}_" \
                f"{sandbox_config.namespace if sandbox_config else ''}_{uid}_{config.attempt}"
         self._remove_named(name)
-        container = self.client.containers.create(
-            image.id, cmd, entrypoint=entrypoint, name=name, environment=config.env,
-            working_dir=config.working_dir or None, mounts=mounts, tty=config.tty, stdin_open=config.stdin,
-            network_mode=f"container:{sandbox.id}", ipc_mode=f"container:{sandbox.id}",
-            labels={LABEL: uid, "io.kubernetes.container.name": config.name}, **kwargs,
+        # the low-level call: the SDK's containers.create has no StdinOnce (stdinOnce, see runtime/docker_streams.py)
+        host_config = self.client.api.create_host_config(
+            mounts=mounts, network_mode=f"container:{sandbox.id}", ipc_mode=f"container:{sandbox.id}", **kwargs)
+        create_config = self.client.api.create_container_config(
+            image.id, cmd, entrypoint=entrypoint, environment=self._docker.utils.format_environment(config.env),
+            working_dir=config.working_dir or None, tty=config.tty, stdin_open=config.stdin, detach=True,
+            host_config=host_config, labels={LABEL: uid, "io.kubernetes.container.name": config.name},
         )
-        self._pumps[container.id] = []
-        self._log_paths[container.id] = config
-        return str(container.id)
+        create_config["StdinOnce"] = config.stdin and bool(spec.get("stdinOnce"))
+        created = self.client.api.create_container_from_config(create_config, name)
+        container_id = str(created["Id"])
+        for warning in created.get("Warnings") or []:  # e.g. limits an engine without that cgroup dropped
+            log.warning("docker: container %s: %s", name, warning)
+        self._pumps[container_id] = []
+        self._log_paths[container_id] = config
+        return container_id
 
     def _image_size(self, config: ContainerConfig) -> int | None:
         try:
@@ -245,13 +257,15 @@ class DockerRuntime:
     def _pull_image(self, config: ContainerConfig) -> int:
         try:
             image = self.client.images.pull(config.image)
+        except self._docker.errors.APIError as e:  # the engine's words, as the docker CLI and cri-dockerd print them
+            raise RuntimeError_("ErrImagePull", f"Error response from daemon: {e.explanation or e}") from e
         except self._docker.errors.DockerException as e:
             raise RuntimeError_("ErrImagePull", str(e)) from e
         return int(image.attrs.get("Size") or 0)
 
     async def pull_image(self, config: ContainerConfig) -> int:
         """Pull from the registry; ``ErrImagePull`` with the engine's reason when it fails."""
-        return await asyncio.to_thread(self._pull_image, config)
+        return await in_own_thread(self._pull_image, config, name="kubefacade-docker-pull")  # may take minutes
 
     async def create_container(self, sandbox: Sandbox, config: ContainerConfig) -> str:
         try:
@@ -313,22 +327,22 @@ class DockerRuntime:
                                finished_at=_ts(state.get("FinishedAt", "")), image_ref=image_ref)
 
     async def wait_container(self, container_id: str) -> ContainerStatus:
-        """Blocks a thread on the engine's wait, with its own connection (no read timeout)."""
-        waiter = self._docker.from_env(timeout=None)
+        """Blocks a thread of its own (not the shared pool: runtime/blocking.py) on the engine's wait, with its
+        own connection (no read timeout)."""
 
         def wait() -> ContainerStatus:
+            waiter = self._docker.from_env(timeout=None)
             try:
                 waiter.api.wait(container_id)
             except self._docker.errors.NotFound:
                 pass
+            finally:
+                waiter.close()
             for t in self._pumps.get(container_id, []):
                 t.join(2)
             return self._status(container_id)
 
-        try:
-            return await asyncio.to_thread(wait)
-        finally:
-            waiter.close()
+        return await in_own_thread(wait, name="kubefacade-docker-wait")
 
     async def stop_container(self, container_id: str, grace_seconds: float) -> None:
         def stop() -> None:
@@ -347,6 +361,9 @@ class DockerRuntime:
         await asyncio.to_thread(remove)
         self._log_paths.pop(container_id, None)
         self._pumps.pop(container_id, None)
+        stdin = self._stdins.pop(container_id, None)
+        if stdin is not None:
+            await asyncio.to_thread(stdin.release)
 
     async def container_status(self, container_id: str) -> ContainerStatus:
         return await asyncio.to_thread(self._status, container_id)
@@ -356,7 +373,7 @@ class DockerRuntime:
             result = self.client.containers.get(container_id).exec_run(command)
             return ExecResult(int(result.exit_code or 0), bytes(result.output or b""))
         try:
-            return await asyncio.wait_for(asyncio.to_thread(run), timeout)
+            return await asyncio.wait_for(in_own_thread(run, name="kubefacade-docker-exec"), timeout)
         except TimeoutError:
             return ExecResult(-1, b"")
         except self._docker.errors.DockerException as e:
@@ -374,12 +391,19 @@ class DockerRuntime:
     def exec_stream(self, container_id: str, command: list[str], tty: bool) -> AsyncIterator[bytes]:
         raise NotImplementedError("interactive exec on the docker runtime is not served yet")
 
+    def container_input(self, container_id: str) -> DockerStdin | None:
+        """The container's stdin (``stdin: true``) for attach, through the engine's attach (runtime/docker_streams.py)."""
+        config = self._log_paths.get(container_id)
+        if config is None or not config.stdin:
+            return None
+        stdin = self._stdins.get(container_id)
+        if stdin is None:
+            stdin = self._stdins[container_id] = DockerStdin(self._docker, container_id, config.tty)
+        return None if stdin.closed else stdin
+
     async def port_forward(self, sandbox_id: str, port: int) -> Any:
-        def ip() -> str:
-            attrs = self.client.api.inspect_container(sandbox_id)
-            networks = attrs.get("NetworkSettings", {}).get("Networks", {}) or {}
-            return next((n.get("IPAddress") for n in networks.values() if n.get("IPAddress")), "127.0.0.1")
-        return await asyncio.open_connection(await asyncio.to_thread(ip), port)
+        """localhost:port inside the pod's network namespace, as containerd dials it (runtime/docker_streams.py)."""
+        return await open_pod_connection(self.client, sandbox_id, port)
 
     def close(self) -> None:
         self.client.close()

@@ -24,7 +24,7 @@ KUBELET_MANAGER = "kubelet"
 
 
 def exit_on_sigterm() -> None:
-    """SIGTERM raises SystemExit instead of killing the process outright.
+    """SIGTERM raises SystemExit (and SIGINT KeyboardInterrupt) instead of killing the process outright.
 
     uvicorn restores the previous handler and re-raises the signal once it has shut down; with the
     default handler the process would die there, before the node agents kill their containers
@@ -34,10 +34,18 @@ def exit_on_sigterm() -> None:
         return
     if signal.getsignal(signal.SIGTERM) in (signal.SIG_DFL, None):
         signal.signal(signal.SIGTERM, _raise_exit)
+    # Ctrl-C: asyncio's runner would cancel the main task when uvicorn re-raises SIGINT, and the
+    # cancellation would cut the node agents' cleanup short at its first await; an exception does not.
+    if signal.getsignal(signal.SIGINT) is not signal.SIG_IGN:
+        signal.signal(signal.SIGINT, _raise_interrupt)
 
 
 def _raise_exit(signum: int, frame: object) -> None:
     raise SystemExit(128 + signum)
+
+
+def _raise_interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def default_node_name() -> str:

@@ -21,16 +21,26 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from runtime.interface import ContainerConfig, SandboxConfig
+from runtime.interface import ContainerConfig, RuntimeError_, SandboxConfig
 from runtime.netns import connect_in_netns
 from runtime.pod_files import pod_hostname, write_pod_files
-from runtime.pod_mounts import MountPoints, container_binds, exec_argv, host_targets, start_argv
+from runtime.pod_mounts import (
+    STARTED,
+    MountPoints,
+    container_binds,
+    exec_argv,
+    host_targets,
+    setup_error,
+    start_argv,
+)
 from runtime.pod_network import NetworkError, PodNet, PodNetwork, tools_missing
 from runtime.process import ISOLATION_NOTE
 
 log = logging.getLogger("kubefacade.runtime")
 
 ANNOTATION = "kubefacade.io/pod-isolation"
+SANDBOX_ERROR = "CreatePodSandboxError"  # kubecontainer.ErrCreatePodSandbox
+REPORT_DIR = Path("/run/kubefacade/start")  # one FIFO per starting container (``container_started``)
 ISOLATED_NOTE = (
     "process runtime with pod isolation: containers are host processes; each pod has its own network "
     "namespace (its own IP on the node's bridge) and hostname, each container its own mount namespace "
@@ -66,6 +76,7 @@ class PodIsolation:
         self.mounts = MountPoints()
         self.pods: dict[str, _Pod] = {}
         self.holders: dict[str, str] = {}  # container id → its mount-point holder id
+        self.reports: dict[str, tuple[Path, int]] = {}  # container id → its setup's report FIFO, read end
         self.pid = os.getpid()
 
     async def prepare(self, pod_cidr: str = "") -> str:
@@ -91,7 +102,10 @@ class PodIsolation:
         if not config.host_network:
             if not self.network.bridge:
                 raise RuntimeError("the pod network is not set up (prepare_node was not called)")
-            net = await asyncio.to_thread(self.network.add_pod, config.uid, pod_hostname(config.pod))
+            try:
+                net = await asyncio.to_thread(self.network.add_pod, config.uid, pod_hostname(config.pod))
+            except OSError as e:  # NetworkError too: what containerd says when the CNI ADD fails
+                raise RuntimeError_(SANDBOX_ERROR, f'failed to setup network for sandbox "{config.uid}": {e}') from e
         ip = net.ip if net else host_ip
         files = await asyncio.to_thread(write_pod_files, config.pod, [ip], config.pod_dir)
         self.pods[config.uid] = _Pod(net, files)
@@ -117,8 +131,65 @@ class PodIsolation:
         self.holders[cid] = holder
         pod.containers.add(cid)
         net = pod.net
+        report = await asyncio.to_thread(self._report_fifo, cid)
         return start_argv(argv, binds, config.working_dir, net.netns_path if net else None,
-                          net.uts if net else None)
+                          net.uts if net else None, report)
+
+    def _report_fifo(self, cid: str) -> Path:
+        """The FIFO the container's setup reports on (``pod_mounts.mount_script``), opened for reading
+        (non-blocking, so opening does not wait for the writer) before the container is spawned."""
+        REPORT_DIR.mkdir(parents=True, exist_ok=True)
+        path = REPORT_DIR / cid
+        path.unlink(missing_ok=True)
+        os.mkfifo(path, 0o600)
+        self.reports[cid] = (path, os.open(path, os.O_RDONLY | os.O_NONBLOCK))
+        return path
+
+    def forget_start(self, cid: str) -> None:
+        """The container's report FIFO closed and removed (started, failed, or never spawned)."""
+        entry = self.reports.pop(cid, None)
+        if entry is not None:
+            with contextlib.suppress(OSError):
+                os.close(entry[1])
+            entry[0].unlink(missing_ok=True)
+
+    async def container_started(self, cid: str, proc: Any) -> str:
+        """Wait until the container's setup has exec'd its program ("") or failed (why, e.g. the
+        mount that failed), whichever comes first — or until the process has exited."""
+        entry = self.reports.get(cid)
+        if entry is None:
+            return ""
+        fd = entry[1]
+        loop = asyncio.get_running_loop()
+        chunks: list[bytes] = []
+        eof: asyncio.Future[None] = loop.create_future()
+
+        def readable() -> None:
+            while not eof.done():
+                try:
+                    data = os.read(fd, 65536)
+                except BlockingIOError:
+                    return
+                except OSError:
+                    data = b""
+                if not data:  # every writer has closed it: exec'd, or exited
+                    eof.set_result(None)
+                    return
+                chunks.append(data)
+
+        loop.add_reader(fd, readable)
+        exited = asyncio.ensure_future(proc.wait())
+        try:
+            await asyncio.wait([eof, exited], return_when=asyncio.FIRST_COMPLETED)
+            readable()  # what is left once the process is gone
+        finally:
+            loop.remove_reader(fd)
+            exited.cancel()
+            self.forget_start(cid)
+        text = b"".join(chunks).decode("utf-8", "replace")
+        if STARTED in text.splitlines():
+            return ""
+        return setup_error(text) or f"the container's setup exited before starting it (exit code {proc.returncode})"
 
     async def container_exited(self, cid: str) -> None:
         """Its mount points are no longer held by it (removed if no one else holds them)."""
@@ -145,6 +216,9 @@ class PodIsolation:
             self.network.close()
         with contextlib.suppress(Exception):
             self.mounts.release(pid=self.pid)
+        for cid in list(self.reports):
+            with contextlib.suppress(Exception):
+                self.forget_start(cid)
         self.pods.clear()
         self.holders.clear()
 

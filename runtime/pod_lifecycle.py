@@ -9,6 +9,11 @@ and the pod's ``activeDeadlineSeconds``.
 - kill (killContainer): the ``Killing`` Event, the preStop hook within the grace period (Warning
   ``FailedPreStopHook``, ``PreStopHook failed``), then SIGTERM with what is left of the grace period
   (never less than 2 s), SIGKILL after it.
+- a sandbox that cannot be created (kuberuntime_manager.go SyncPod): a Warning ``FailedCreatePodSandBox``
+  Event (``Failed to create pod sandbox: <why>``); the pod stays Pending with its containers waiting
+  ``ContainerCreating`` and the pod worker retries after kubelet's back-off period (pod_workers.go).
+- a container the runtime could not start (startContainer): its state ``waiting: RunContainerError``
+  with the runtime's message when it will be restarted (``terminated: StartError`` otherwise).
 - activeDeadlineSeconds (pkg/kubelet/active_deadline.go): once the pod has been active on the node
   that long since its startTime, a Normal ``DeadlineExceeded`` Event, every container killed, and
   the pod's status phase Failed, reason ``DeadlineExceeded``, message ``Pod was active on the node
@@ -19,12 +24,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import random
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from facade.errors import APIError
 from runtime.events import NORMAL, WARNING
 from runtime.hooks import MINIMUM_GRACE_SECONDS, run_handler, within
+from runtime.interface import RuntimeError_
 from runtime.pod_status import ContainerRecord
 
 if TYPE_CHECKING:
@@ -35,6 +42,9 @@ Obj = dict[str, Any]
 DEADLINE_REASON = "DeadlineExceeded"
 DEADLINE_MESSAGE = "Pod was active on the node longer than the specified deadline"
 POST_START_ERROR = "PostStartHookError"
+RUN_CONTAINER_ERROR = "RunContainerError"  # kubecontainer.ErrRunContainer: the runtime could not start it
+SANDBOX_BACKOFF = 10.0  # kubelet's backOffPeriod: a pod whose sync failed is retried after 10-15 s
+SANDBOX_JITTER = 0.5  # workerBackOffPeriodJitterFactor
 
 
 def _hook(rec: ContainerRecord, name: str) -> Obj | None:
@@ -130,7 +140,12 @@ async def enforce_deadline(worker: PodWorker) -> bool:
         due = round(worker.agent.clock.now() + left, 3)
         if worker.deadline_wake_at != due:  # one timer per deadline, not one per sync
             worker.deadline_wake_at = due
-            worker.wake_after(left)
+
+            def fire() -> None:  # the loop may fire a timer a little early: the next sync then re-arms it
+                worker.deadline_wake_at = 0.0
+                worker.wake()
+
+            worker.agent.clock.call_later(max(0.0, left), fire)
         return False
     worker.evicted = (DEADLINE_REASON, DEADLINE_MESSAGE)
     await worker.emit(NORMAL, DEADLINE_REASON, DEADLINE_MESSAGE)
@@ -150,3 +165,14 @@ def apply_eviction(worker: PodWorker, status: Obj) -> None:
         return
     status["phase"] = "Failed"
     status["reason"], status["message"] = evicted
+
+
+async def sandbox_failed(worker: PodWorker, error: Exception) -> None:
+    """The runtime could not create the pod's sandbox (no free IP, network namespace setup failed):
+    kubelet's Warning ``FailedCreatePodSandBox`` Event, and the pod worker retries after its back-off
+    period (10 s, jittered up to 15 s); meanwhile the pod stays Pending, its containers ContainerCreating."""
+    message = error.message if isinstance(error, RuntimeError_) else str(error)
+    await worker.emit(WARNING, "FailedCreatePodSandBox", f"Failed to create pod sandbox: {message}")
+    delay = SANDBOX_BACKOFF * (1 + SANDBOX_JITTER * random.random())
+    worker.sandbox_retry_at = worker.agent.clock.now() + delay
+    worker.wake_after(delay)

@@ -6,6 +6,10 @@ How a container starts (``start_argv``)::
     nsenter --net=<pod netns> --uts=<pod UTS ns> -- unshare --mount --propagation slave -- \
         sh -c '<mkdir/mount --bind/remount ro ...>; cd <workingDir>; exec "$@"' kubefacade-container ARGV
 
+The setup reports on a FIFO the runtime reads (``mount_script``): the container has started once its
+mounts are made and its program is about to be exec'd; a mount that fails is the container failing to
+start (``StartError`` with the mount error, as runc's failure reaches kubelet), not a program exiting 32.
+
 Why util-linux and a shell rather than ``setns``/``unshare`` through ctypes in a ``preexec_fn``: the
 agent's process has threads (the event loop's executor), and a ``preexec_fn`` runs between fork and
 exec where only async-signal-safe work is safe; Python 3.11 has no ``os.setns``/``os.unshare``
@@ -40,6 +44,9 @@ from runtime.interface import Mount
 
 STATE_DIR = Path("/run/kubefacade/mounts")
 POD_FILES = ("/etc/hosts", "/etc/hostname", "/etc/resolv.conf")
+STARTED = "kubefacade-container-started"  # the setup's last word before exec, on its report FIFO
+MOUNT_ERROR = "error mounting"
+REMOUNT_ERROR = "error remounting"
 
 
 @dataclass
@@ -84,9 +91,19 @@ def host_targets(binds: list[BindMount]) -> list[tuple[str, bool]]:
             if not any(_under(b.target, other.target) for other in binds[:i])]
 
 
-def mount_script(binds: list[BindMount], working_dir: str) -> str:
-    """The shell that runs inside the new mount namespace before the container's program."""
-    lines = ["set -e"]
+def mount_script(binds: list[BindMount], working_dir: str, report: Path | None = None) -> str:
+    """The shell that runs inside the new mount namespace before the container's program.
+
+    With ``report`` (a FIFO the runtime reads, ``runtime/pod_isolation.py``), what the setup writes to
+    stderr goes there instead of the container's log, a failed mount adds which mount it was and exits,
+    and a successful setup writes ``STARTED`` and closes the FIFO just before the program is exec'd:
+    the runtime learns whether the container started (runc's init pipe does the same for containerd)."""
+    lines = [f"exec 9>&2 2>{shlex.quote(str(report))}"] if report is not None else []
+    lines.append("set -e")
+
+    def checked(command: str, what: str) -> str:
+        return f"{command} || {{ echo {shlex.quote(what)} >&2; exit 32; }}" if report is not None else command
+
     for i, b in enumerate(binds):
         t, s = shlex.quote(b.target), shlex.quote(str(b.source))
         if any(_under(b.target, other.target) for other in binds[:i]):
@@ -94,16 +111,28 @@ def mount_script(binds: list[BindMount], working_dir: str) -> str:
                 lines.append(f"[ -e {t} ] || mkdir -p {t}")
             else:
                 lines.append(f"[ -e {t} ] || {{ mkdir -p \"$(dirname {t})\"; : > {t}; }}")
-        lines.append(f"mount --rbind {s} {t}")
-    lines += [f"mount -o remount,bind,ro {shlex.quote(b.target)}" for b in binds if b.read_only]
+        lines.append(checked(f"mount --rbind {s} {t}", f'{MOUNT_ERROR} "{b.source}" to rootfs at "{b.target}"'))
+    lines += [checked(f"mount -o remount,bind,ro {shlex.quote(b.target)}", f'{REMOUNT_ERROR} "{b.target}" read-only')
+              for b in binds if b.read_only]
     if working_dir:
         lines.append(f"cd {shlex.quote(working_dir)} 2>/dev/null || true")
+    if report is not None:
+        lines += [f"echo {STARTED} >&2", "exec 2>&9 9>&-"]
     lines.append('exec "$@"')
     return "\n".join(lines)
 
 
+def setup_error(report: str) -> str:
+    """What a failed setup wrote to the report FIFO, as one message: ``error mounting "S" to rootfs at
+    "T": <mount's own complaint>`` (the shape of runc's error, which kubelet shows)."""
+    lines = [line.strip() for line in report.strip().splitlines() if line.strip() and line.strip() != STARTED]
+    if lines and lines[-1].startswith((MOUNT_ERROR, REMOUNT_ERROR)):
+        return f"{lines[-1]}: {' '.join(lines[:-1])}" if lines[:-1] else lines[-1]
+    return " ".join(lines)
+
+
 def start_argv(argv: list[str], binds: list[BindMount], working_dir: str, netns: Path | None,
-               uts: Path | None) -> list[str]:
+               uts: Path | None, report: Path | None = None) -> list[str]:
     """The argv that starts a container in the pod's namespaces and a mount namespace of its own."""
     enter = []
     if netns is not None:
@@ -112,7 +141,7 @@ def start_argv(argv: list[str], binds: list[BindMount], working_dir: str, netns:
         enter.append(f"--uts={uts}")
     prefix = ["nsenter", *enter, "--"] if enter else []
     return [*prefix, "unshare", "--mount", "--propagation", "slave", "--",
-            "/bin/sh", "-c", mount_script(binds, working_dir), "kubefacade-container", *argv]
+            "/bin/sh", "-c", mount_script(binds, working_dir, report), "kubefacade-container", *argv]
 
 
 def exec_argv(pid: int, command: list[str]) -> list[str]:
@@ -155,7 +184,7 @@ class MountPoints:
                         continue  # it was there before any container: never ours to remove
                     if holder not in rec["holders"]:
                         rec["holders"].append(holder)
-                    rec_path.write_text(json.dumps(rec))
+                        _store(rec_path, rec)
 
     def release(self, holder: str = "", pid: int = 0) -> None:
         """Drop ``holder`` (or every holder of process ``pid``, and holders of dead processes); remove
@@ -169,10 +198,23 @@ class MountPoints:
                 if holders:
                     if holders != rec["holders"]:
                         rec["holders"] = holders
-                        rec_path.write_text(json.dumps(rec))
+                        _store(rec_path, rec)
                     continue
                 _remove_if_empty(rec["path"])
                 rec_path.unlink(missing_ok=True)
+
+
+def _store(path: Path, rec: dict) -> None:
+    """Rewrite a record in place. Not ``write_text``: on ext4 a truncation to zero makes the close
+    flush the file (auto_da_alloc), milliseconds per record while the host-wide lock is held, which
+    serialized the start of every container on the host. Readers hold the same lock."""
+    data = json.dumps(rec).encode()
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, data)
+        os.ftruncate(fd, len(data))
+    finally:
+        os.close(fd)
 
 
 def _load(path: Path) -> dict | None:

@@ -239,7 +239,7 @@ class PodNetwork:
         assert self.network is not None
         size = self.network.num_addresses
         with self._mutex:
-            for step in range(1, size):
+            for step in range(1, size + 1):  # the last one handed out comes round again last
                 offset = (self._last + step) % size
                 if offset in (0, 1, size - 1) or offset in self._used:
                     continue  # network, gateway, broadcast, taken

@@ -22,7 +22,15 @@ from runtime.env import ConfigError, build_env, expand_command
 from runtime.events import NORMAL, WARNING
 from runtime.image_pull import ensure_image
 from runtime.interface import ContainerConfig, ContainerStatus, RuntimeError_, Sandbox, SandboxConfig
-from runtime.pod_lifecycle import after_exit, apply_eviction, enforce_deadline, kill_container, run_post_start
+from runtime.pod_lifecycle import (
+    RUN_CONTAINER_ERROR,
+    after_exit,
+    apply_eviction,
+    enforce_deadline,
+    kill_container,
+    run_post_start,
+    sandbox_failed,
+)
 from runtime.pod_status import (
     ContainerRecord,
     api_container_status,
@@ -94,6 +102,8 @@ class PodWorker:
         self.start_clock: float | None = None
         self.deadline_wake_at = 0.0
         self.pull_backoff: dict[str, tuple[float, float]] = {}  # image -> (back-off, last failure)
+        self.refreshing_tokens = False
+        self.sandbox_retry_at = 0.0
         self._wake = asyncio.Event()
         self._wake.set()
         self.task: asyncio.Task[Any] | None = None
@@ -201,18 +211,26 @@ class PodWorker:
 
     async def create_sandbox(self) -> bool:
         agent = self.agent
+        if agent.clock.now() < self.sandbox_retry_at:  # a failed sandbox waits out its back-off
+            return False
         try:
             if getattr(agent.runtime, "wants_volumes", True):
                 self.volume_paths = await setup_volumes(self.pod, self.pod_dir, agent.get_object, agent.allocatable,
                                                         lambda source: fetch_token(agent.client, self.pod, source))
-                self.spawn(refresh_tokens(agent.client, self.pod, self.pod_dir / "volumes", agent.clock))
+                if not self.refreshing_tokens:  # once, however often the sandbox is retried
+                    self.refreshing_tokens = True
+                    self.spawn(refresh_tokens(agent.client, self.pod, self.pod_dir / "volumes", agent.clock))
         except MountError as e:
             await self.emit(WARNING, "FailedMount", f'MountVolume.SetUp failed for volume "{e.volume}" : {e}')
             self.wake_after(RETRY_SECONDS)
             return False
         config = SandboxConfig(self.uid, self.name, self.namespace, self.pod_dir, self.pod,
                                bool((self.pod.get("spec") or {}).get("hostNetwork")))
-        self.sandbox = await agent.runtime.create_sandbox(config)
+        try:
+            self.sandbox = await agent.runtime.create_sandbox(config)
+        except (RuntimeError_, OSError) as e:  # no free IP, netns setup failed: retried after a back-off
+            await sandbox_failed(self, e)
+            return False
         return True
 
     async def step_containers(self) -> None:
@@ -307,6 +325,7 @@ class PodWorker:
                 await agent.runtime.start_container(cid)
             except RuntimeError_ as e:
                 await self.emit(WARNING, "Failed", f"Error: {e.message}", rec.name)
+                rec.start_error = (RUN_CONTAINER_ERROR, e.message)  # waiting with it when it will be restarted
                 self.on_exit(rec, cid, await agent.runtime.container_status(cid))
                 return
             await self.emit(NORMAL, "Started", f"Started container {rec.name}", rec.name)

@@ -38,6 +38,7 @@ from runtime.interface import (
 from runtime.logs import LogWriter
 from runtime.pod_files import pod_hostname
 from runtime.process_stdio import ContainerStdio
+from runtime.spawn import spawn
 
 if TYPE_CHECKING:
     from runtime.pod_isolation import PodIsolation
@@ -162,7 +163,7 @@ class ProcessRuntime:
     async def start_container(self, container_id: str) -> None:
         c = self._get(container_id)
         exe = shutil.which(c.argv[0], path=c.env.get("PATH", DEFAULT_PATH)) if "/" not in c.argv[0] else c.argv[0]
-        writer = LogWriter(c.config.log_path)
+        writer = await asyncio.to_thread(LogWriter, c.config.log_path)  # mkdir and open off the event loop
         if exe is None or not os.access(exe, os.X_OK):
             return self._fail_start(c, writer, f'exec: "{c.argv[0]}": executable file not found in $PATH')
         c.stdio = stdio = ContainerStdio(c.config)
@@ -170,14 +171,21 @@ class ProcessRuntime:
         try:
             if self.isolation is not None:
                 argv = await self.isolation.container_argv(c.sandbox.id, c.id, c.config, argv)
-            proc = await asyncio.create_subprocess_exec(*argv, cwd=c.cwd, env=c.env, **stdio.popen_args())
+            proc = await spawn(argv, c.cwd, c.env, **stdio.popen_args())  # vfork, off the loop (runtime/spawn.py)
         except OSError as e:
             stdio.started(None)
+            if self.isolation is not None:
+                self.isolation.forget_start(c.id)
             return self._fail_start(c, writer, f'exec: "{c.argv[0]}": {e.strerror or e}')
         stdio.started(proc)
         c.proc = proc
-        c.status = ContainerStatus(container_id, "running", started_at=time.time(), image_ref=f"process://{exe}")
         readers = stdio.readers(proc, writer, _pump)
+        # with isolation, started means its mounts are made and its program exec'd; a failed mount is a StartError
+        why = await self.isolation.container_started(c.id, proc) if self.isolation is not None else ""
+        if why:
+            await self._reap(c, proc, readers, writer, failed=why)
+            raise RuntimeError_("StartError", why)
+        c.status = ContainerStatus(container_id, "running", started_at=time.time(), image_ref=f"process://{exe}")
         c.tasks.append(asyncio.create_task(self._reap(c, proc, readers, writer)))
 
     def _fail_start(self, c: _Container, writer: LogWriter, why: str) -> None:
@@ -189,7 +197,8 @@ class ProcessRuntime:
         raise RuntimeError_("StartError", why)
 
     async def _reap(self, c: _Container, proc: asyncio.subprocess.Process, readers: list[asyncio.Task[Any]],
-                    writer: LogWriter) -> None:
+                    writer: LogWriter, failed: str = "") -> None:
+        """Wait for the container's exit and record it (``failed``: it never got past its setup)."""
         code = await proc.wait()
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)  # what is left of the group dies with its container
@@ -202,9 +211,13 @@ class ProcessRuntime:
             r.cancel()
         writer.close()
         exit_code = code if code >= 0 else 128 - code
-        c.status = ContainerStatus(c.id, "exited", exit_code=exit_code, reason="Completed" if exit_code == 0 else "Error",
-                                   started_at=c.status.started_at, finished_at=time.time(),
-                                   image_ref=c.status.image_ref)
+        if failed:
+            c.status = ContainerStatus(c.id, "exited", exit_code=128, reason="StartError", message=failed,
+                                       started_at=0.0, finished_at=time.time())
+        else:
+            c.status = ContainerStatus(c.id, "exited", exit_code=exit_code, reason="Completed" if exit_code == 0 else "Error",
+                                       started_at=c.status.started_at, finished_at=time.time(),
+                                       image_ref=c.status.image_ref)
         c.exited.set()
 
     async def wait_container(self, container_id: str) -> ContainerStatus:

@@ -8,6 +8,7 @@ ContainerCreating with a ``FailedMount`` Event until it appears.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import os
 import shutil
@@ -131,12 +132,12 @@ async def setup_volumes(pod: Obj, pod_dir: Path, get: Getter, allocatable: Obj,
                 for source in proj.get("sources") or []:
                     got = await _source_files(pod, source, proj.get("defaultMode", 0o644), get, allocatable, token)
                     files.update(got or {})
-                _write_files(target, files)
+                await asyncio.to_thread(_write_files, target, files)  # file I/O off the event loop
             elif any(k in vol for k in ("configMap", "secret", "downwardAPI")):
                 default = (vol.get("configMap") or vol.get("secret") or vol.get("downwardAPI") or {}).get(
                     "defaultMode", 0o644)
                 got = await _source_files(pod, vol, default, get, allocatable)
-                _write_files(target, got or {})
+                await asyncio.to_thread(_write_files, target, got or {})
             else:
                 target.mkdir(parents=True, exist_ok=True)
         except ConfigError as e:

@@ -162,7 +162,7 @@ class MemoryStore:
     def _record(self, res: _Resource, ev: Event) -> None:
         hist = res.history
         hist.append(ev)
-        if len(hist) > 2 * self._history_cap:
+        if len(hist) > self._history_cap + self._history_cap // 4:  # trim in steps of a quarter
             cut = len(hist) - self._history_cap
             res.history_start = hist[cut - 1].rv
             del hist[:cut]

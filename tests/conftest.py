@@ -16,6 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Property tests check behaviour, not speed: on a loaded 2-core machine input generation can be slow,
+# and Hypothesis's timing checks would then fail a run whose properties all hold.
+settings.register_profile("kubefacade", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("kubefacade")
 
 
 def free_port() -> int:
@@ -110,14 +116,20 @@ def server() -> Iterator[Server]:
 
 
 @pytest.fixture
-def namespace(server: Server, request: pytest.FixtureRequest) -> str:
+def namespace(server: Server, request: pytest.FixtureRequest) -> Iterator[str]:
     """A fresh namespace per test, so tests never see each other's objects."""
     name = "t-" + request.node.name.lower().replace("_", "-")[:40].strip("-") + "-" + os.urandom(2).hex()
     name = "".join(c if c.isalnum() or c == "-" else "-" for c in name)
     body = json.dumps({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}}).encode()
     code, _, out = server.request("POST", "/api/v1/namespaces", body)
     assert code == 201, out
-    return name
+    yield name
+    # Delete it afterwards (not waited for): the session's shared server would otherwise keep every
+    # test's pods running, and their processes and pod IPs add up over a whole run.
+    try:
+        server.request("DELETE", f"/api/v1/namespaces/{name}")
+    except Exception:  # noqa: BLE001 - a server a test stopped on purpose is no reason to fail
+        pass
 
 
 @pytest.fixture

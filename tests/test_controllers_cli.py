@@ -1,4 +1,4 @@
-"""`kubefacade controllers`: the controllers in their own processes, against a server that runs none.
+"""`kubefacade controllers`: names, flags, errors, start-up and shutdown, and what runs.
 
 The server is `kubefacade serve --no-controllers --sim-nodes 2 --no-node`; everything that
 reconciles comes from `kubefacade controllers --kubeconfig K --only ...` subprocesses, over HTTPS.
@@ -7,72 +7,35 @@ reconciles comes from `kubefacade controllers --kubeconfig K --only ...` subproc
 from __future__ import annotations
 
 import json
-import signal
+import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from conftest import Server, start_server, stop_server
 from controller_helpers import api_get, wait_for
-
-Obj = dict[str, Any]
-
-
-def controllers_cmd(*args: str) -> list[str]:
-    return [sys.executable, "-m", "facade.cli", "controllers", *args]
-
-
-def start_controllers(server: Server, only: str) -> subprocess.Popen:
-    proc = subprocess.Popen(controllers_cmd("--kubeconfig", str(server.kubeconfig), "--only", only,
-                                            "--data-dir", str(server.data_dir / "controllers")),
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()  # printed once every controller has started
-    assert "running against https://127.0.0.1" in line, line + (proc.stderr.read() if proc.poll() is not None
-                                                                 and proc.stderr else "")
-    return proc
-
-
-def terminate(proc: subprocess.Popen) -> tuple[int, str]:
-    proc.send_signal(signal.SIGTERM)
-    _, err = proc.communicate(timeout=15)
-    return proc.returncode, err
+from controllers_cli_helpers import (
+    WORKLOADS,
+    Obj,
+    bare_server,
+    controllers_cmd,
+    controllers_process,
+    items,
+    new_namespace,
+    start_controllers,
+    terminate,
+)
 
 
 @pytest.fixture(scope="module")
 def bare() -> Iterator[Server]:
-    s = start_server("--no-controllers", "--sim-nodes", "2", "--no-node")
-    yield s
-    stop_server(s)
+    yield from bare_server()
 
 
 @pytest.fixture(scope="module")
 def workloads(bare: Server) -> Iterator[subprocess.Popen]:
-    proc = start_controllers(bare, "deployment,replicaset,scheduler")
-    yield proc
-    proc.kill()
-    proc.wait()
-
-
-@pytest.fixture(scope="module")
-def lifecycle(bare: Server) -> Iterator[subprocess.Popen]:
-    proc = start_controllers(bare, "namespace,garbagecollector,serviceaccount,root-ca-cert-publisher")
-    yield proc
-    proc.kill()
-    proc.wait()
-
-
-def new_namespace(server: Server, name: str) -> str:
-    server.kubectl("create", "namespace", name)
-    return name
-
-
-def items(server: Server, path: str) -> list[Obj]:
-    out = api_get(server, path)
-    assert out is not None, path
-    return out["items"]
+    yield from controllers_process(bare, WORKLOADS)
 
 
 # -- names ---------------------------------------------------------------------------------------
@@ -105,9 +68,16 @@ def test_bad_names_are_an_error_with_exit_code_2(flags: tuple[str, ...], message
     assert "Traceback" not in proc.stderr
 
 
-def test_canonical_names_are_accepted_too(bare: Server) -> None:
-    proc = start_controllers(bare, "deployment-controller,replicaset-controller")
-    code, err = terminate(proc)
+def test_canonical_names_and_kubeconfig_from_the_environment(bare: Server) -> None:
+    env = dict(os.environ, KUBECONFIG=str(bare.kubeconfig))
+    proc = subprocess.Popen(controllers_cmd("--only", "deployment-controller,replicaset-controller"),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+    finally:
+        code, err = terminate(proc)
+    assert line == f"kubefacade controllers (replicaset, deployment) running against {bare.url}\n"
     assert code == 0, err
 
 
@@ -116,6 +86,34 @@ def test_missing_kubeconfig_is_an_error(tmp_path: Any) -> None:
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2
     assert "not found" in proc.stderr
+
+
+def test_unreachable_server_is_an_error_with_exit_code_1(tmp_path: Any) -> None:
+    kubeconfig = tmp_path / "kubeconfig"
+    kubeconfig.write_text(json.dumps({
+        "apiVersion": "v1", "kind": "Config", "current-context": "x",
+        "clusters": [{"name": "c", "cluster": {"server": "https://127.0.0.1:1", "insecure-skip-tls-verify": True}}],
+        "users": [{"name": "u", "user": {"token": "t"}}],
+        "contexts": [{"name": "x", "context": {"cluster": "c", "user": "u"}}]}))
+    proc = subprocess.run(controllers_cmd("--kubeconfig", str(kubeconfig), "--only", "namespace"),
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 1
+    assert "Cannot connect to host 127.0.0.1:1" in proc.stderr
+    assert "Traceback" not in proc.stderr and "Unclosed" not in proc.stderr
+
+
+def test_controllers_flag_takes_kube_controller_manager_form() -> None:
+    from controllers.cli import pick
+
+    everything = pick("", "")
+    assert pick("", "", "*,-job,-crd") == [n for n in everything if n not in ("job", "crd")]
+    assert pick("", "", "deployment,replicaset") == ["replicaset", "deployment"]  # the table's order
+    assert pick("", "", "job,-job,*") == everything  # the first entry naming a controller decides
+    assert pick("", "", "-job,job,*") == [n for n in everything if n != "job"]
+    assert pick("deployment-controller", "") == ["deployment"]
+    proc = subprocess.run(controllers_cmd("--controllers", "*", "--only", "job"), capture_output=True, text=True,
+                          timeout=60)
+    assert proc.returncode == 2 and "--controllers replaces --only and --exclude" in proc.stderr
 
 
 # -- what runs, and what does not ----------------------------------------------------------------
@@ -144,76 +142,70 @@ def test_deployment_gets_replicaset_and_scheduled_ready_pods_but_job_is_left_alo
              timeout=30, what="scale down to 1")
 
 
-def test_namespace_deletion_empties_and_removes_it(bare: Server, workloads: subprocess.Popen,
-                                                   lifecycle: subprocess.Popen) -> None:
-    ns = new_namespace(bare, "ctl-doomed")
-    wait_for(lambda: api_get(bare, f"/api/v1/namespaces/{ns}/serviceaccounts/default"), timeout=30,
-             what="default ServiceAccount from the remote serviceaccount controller")
-    bare.kubectl("-n", ns, "create", "configmap", "c", "--from-literal=a=b")
-    bare.kubectl("-n", ns, "create", "deployment", "d", "--image=nginx", "--replicas=2")
-    bare.kubectl("-n", ns, "rollout", "status", "deployment/d", "--timeout=60s", timeout=90)
-    bare.kubectl("delete", "namespace", ns, "--timeout=60s", timeout=90)
-    gone = bare.kubectl("get", "namespace", ns, check=False)
-    assert gone.returncode != 0 and f'namespaces "{ns}" not found' in gone.stderr
-
-
-def test_service_account_and_root_ca_published_remotely(bare: Server, lifecycle: subprocess.Popen) -> None:
-    ns = new_namespace(bare, "ctl-sa")
-    cm = wait_for(lambda: api_get(bare, f"/api/v1/namespaces/{ns}/configmaps/kube-root-ca.crt"), timeout=30,
-                  what="kube-root-ca.crt")
-    assert cm["data"]["ca.crt"] == bare.ca.read_text()
-    assert wait_for(lambda: api_get(bare, f"/api/v1/namespaces/{ns}/serviceaccounts/default"), timeout=30,
-                    what="default ServiceAccount")
-    bare.kubectl("-n", ns, "delete", "configmap", "kube-root-ca.crt")
-    wait_for(lambda: api_get(bare, f"/api/v1/namespaces/{ns}/configmaps/kube-root-ca.crt"), timeout=30,
-             what="kube-root-ca.crt recreated")
-
-
-def test_garbage_collector_deletes_dependents_remotely(bare: Server, workloads: subprocess.Popen,
-                                                       lifecycle: subprocess.Popen) -> None:
-    ns = new_namespace(bare, "ctl-gc")
-    bare.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", "--replicas=2")
-    bare.kubectl("-n", ns, "rollout", "status", "deployment/web", "--timeout=60s", timeout=90)
-    bare.kubectl("-n", ns, "delete", "deployment", "web")  # background propagation: the collector's job
-    wait_for(lambda: items(bare, f"/apis/apps/v1/namespaces/{ns}/replicasets") == [], timeout=30,
-             what="ReplicaSet collected")
-    wait_for(lambda: items(bare, f"/api/v1/namespaces/{ns}/pods") == [], timeout=30, what="pods collected")
-    # A dependent larger than a watch line reader's usual limit still reaches the collector.
-    owner = json.loads(bare.kubectl("-n", ns, "create", "configmap", "owner", "-o", "json").stdout)
-    big = {"apiVersion": "v1", "kind": "ConfigMap",
-           "metadata": {"name": "big", "ownerReferences": [{"apiVersion": "v1", "kind": "ConfigMap", "name": "owner",
-                                                           "uid": owner["metadata"]["uid"]}]},
-           "data": {"blob": "x" * 900_000}}
-    bare.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(big))
-    bare.kubectl("-n", ns, "delete", "configmap", "owner")
-    wait_for(lambda: api_get(bare, f"/api/v1/namespaces/{ns}/configmaps/big") is None, timeout=30,
-             what="big dependent collected")
-
-
-def test_foreground_deletion_waits_for_dependents(bare: Server, workloads: subprocess.Popen,
-                                                  lifecycle: subprocess.Popen) -> None:
-    ns = new_namespace(bare, "ctl-fg")
-    bare.kubectl("-n", ns, "create", "deployment", "web", "--image=nginx", "--replicas=2")
-    bare.kubectl("-n", ns, "rollout", "status", "deployment/web", "--timeout=60s", timeout=90)
-    bare.kubectl("-n", ns, "delete", "deployment", "web", "--cascade=foreground", "--timeout=60s", timeout=90)
-    assert items(bare, f"/apis/apps/v1/namespaces/{ns}/replicasets") == []
-    assert items(bare, f"/api/v1/namespaces/{ns}/pods") == []
-
-
-def test_no_watch_failures_logged(lifecycle: subprocess.Popen, workloads: subprocess.Popen) -> None:
-    """Run after the tests above: neither process logged a failed watch or reconcile."""
-    for proc in (lifecycle, workloads):
-        code, err = terminate(proc)
-        assert code == 0, err
-        assert "watch failed" not in err and "Traceback" not in err, err
-
-
 def test_sigterm_stops_cleanly_with_exit_code_0(bare: Server) -> None:
     proc = start_controllers(bare, "job,serviceaccount")  # pods need the namespace's default ServiceAccount
-    ns = new_namespace(bare, "ctl-job")
-    bare.kubectl("-n", ns, "create", "job", "runs", "--image=busybox", "--", "true")
-    wait_for(lambda: items(bare, f"/api/v1/namespaces/{ns}/pods?labelSelector=job-name%3Druns"), timeout=30,
-             what="the Job's pod, from the remote job controller")
-    code, err = terminate(proc)
+    try:
+        ns = new_namespace(bare, "ctl-job")
+        bare.kubectl("-n", ns, "create", "job", "runs", "--image=busybox", "--", "true")
+        wait_for(lambda: items(bare, f"/api/v1/namespaces/{ns}/pods?labelSelector=job-name%3Druns"), timeout=30,
+                 what="the Job's pod, from the remote job controller")
+    finally:
+        code, err = terminate(proc)
     assert code == 0, err
     assert "Traceback" not in err
+
+
+def test_every_controller_runs_remotely_by_default() -> None:
+    """Without --only, every controller that can leave the server runs: a few kinds end to end."""
+    server = start_server("--no-controllers", "--sim-nodes", "2", "--no-node")
+    proc = subprocess.Popen(controllers_cmd("--kubeconfig", str(server.kubeconfig),
+                                            "--data-dir", str(server.data_dir / "controllers")),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "running against" in line and "garbagecollector" in line and "crd" not in line
+        ns = new_namespace(server, "everything")
+        wait_for(lambda: api_get(server, f"/api/v1/namespaces/{ns}/serviceaccounts/default"), timeout=30,
+                 what="default ServiceAccount")
+        server.kubectl("-n", ns, "create", "quota", "q", "--hard=pods=10")
+        ds = {"apiVersion": "apps/v1", "kind": "DaemonSet", "metadata": {"name": "agent"},
+              "spec": {"selector": {"matchLabels": {"app": "agent"}}, "template": {
+                  "metadata": {"labels": {"app": "agent"}},
+                  "spec": {"containers": [{"name": "c", "image": "busybox", "command": ["sleep", "3600"]}]}}}}
+        sts = {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": {"name": "db"},
+               "spec": {"serviceName": "db", "replicas": 2, "selector": {"matchLabels": {"app": "db"}},
+                        "template": {"metadata": {"labels": {"app": "db"}}, "spec": {"containers": [
+                            {"name": "c", "image": "busybox", "command": ["sleep", "3600"],
+                             "ports": [{"containerPort": 5432}]}]}}}}
+        svc = {"apiVersion": "v1", "kind": "Service", "metadata": {"name": "db"},
+               "spec": {"type": "LoadBalancer", "selector": {"app": "db"}, "ports": [{"port": 5432}]}}
+        for obj in (ds, sts, svc):
+            server.kubectl("-n", ns, "create", "-f", "-", input=json.dumps(obj))
+        server.kubectl("-n", ns, "rollout", "status", "daemonset/agent", "--timeout=60s", timeout=90)
+        server.kubectl("-n", ns, "rollout", "status", "statefulset/db", "--timeout=60s", timeout=90)
+        nodes = {p["spec"]["nodeName"] for p in items(server, f"/api/v1/namespaces/{ns}/pods?labelSelector=app%3Dagent")}
+        assert nodes == {"sim-node-0", "sim-node-1"}
+
+        def endpoints() -> list[Obj]:
+            ep = api_get(server, f"/api/v1/namespaces/{ns}/endpoints/db") or {}
+            return [a for sub in ep.get("subsets") or [] for a in sub.get("addresses") or []]
+
+        assert {a["targetRef"]["name"] for a in wait_for(lambda: len(endpoints()) == 2 and endpoints(), timeout=30,
+                                                         what="Endpoints of db")} == {"db-0", "db-1"}
+        slices = items(server, f"/apis/discovery.k8s.io/v1/namespaces/{ns}/endpointslices")
+        assert [s["metadata"]["labels"]["kubernetes.io/service-name"] for s in slices] == ["db"]
+        lb = wait_for(lambda: ((api_get(server, f"/api/v1/namespaces/{ns}/services/db") or {}).get("status") or {})
+                      .get("loadBalancer", {}).get("ingress"), timeout=30, what="LoadBalancer address")
+        assert lb[0]["ip"].startswith("127.0.1.")
+        used = wait_for(lambda: ((api_get(server, f"/api/v1/namespaces/{ns}/resourcequotas/q") or {}).get("status")
+                                 or {}).get("used", {}).get("pods") == "4", timeout=30, what="quota usage")
+        assert used
+        code, err = terminate(proc)
+        assert code == 0, err
+        assert "Traceback" not in err, err
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        stop_server(server)

@@ -140,7 +140,7 @@ class ClusterZone:
         """The zone's answer, or None for a name it does not hold (to forward upstream)."""
         if self._dirty:
             self._rebuild()
-        labels = [x.decode() if isinstance(x, bytes) else x for x in DNSLabel(qname).label]
+        labels = [x.decode(errors="replace") if isinstance(x, bytes) else x for x in DNSLabel(qname).label]
         low = [x.lower() for x in labels]
         if low[-2:] == ["in-addr", "arpa"]:
             return self._reverse(qname, low[:-2], qtype)

@@ -144,7 +144,10 @@ class HttpProxy:
     async def _answer(self, conn: h11.Connection, writer: asyncio.StreamWriter, status: int, body: bytes) -> None:
         """A response of the proxy's own (404, 502, 503)."""
         headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
-        reason = HTTPStatus(status).phrase.encode() if status in HTTPStatus._value2member_map_ else b""
+        try:
+            reason = HTTPStatus(status).phrase.encode()
+        except ValueError:
+            reason = b""
         writer.write(conn.send(h11.Response(status_code=status, headers=headers, reason=reason))
                      + conn.send(h11.Data(data=body))
                      + conn.send(h11.EndOfMessage()))

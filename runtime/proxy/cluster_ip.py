@@ -15,15 +15,17 @@ The costs: each byte crosses Python, and an endpoint sees the node's address as 
 
 One host, one service network: every kubefacade server hands out addresses from the same
 10.96.0.0/12 (``kubernetes`` is 10.96.0.1 everywhere), so only one node proxy per host can own the
-clusterIPs. Ownership is an exclusive ``flock`` on ``LOCK_PATH``, released by the kernel when the
-owner exits; the others retry on every sync, and their Node says who owns them meanwhile.
+clusterIPs. Ownership is an exclusive ``flock`` on ``LOCK_PATH`` (``host_lock.py``), released by the
+kernel when the owner exits; the others retry on every sync, and their Node says who owns them
+meanwhile. A proxy with ``claim`` set (``serve --claim-cluster-ips``) asks the owner to hand over.
+
+The kube-dns ports are served by the cluster DNS server itself on 10.96.0.10 (``serve_here``), saving
+the UDP proxy hop; its Endpoints still say where it listens on the node's address.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import fcntl
 import logging
 import os
 import shutil
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.proxy.backends import Backends, affinity_seconds, ready_endpoints
+from runtime.proxy.host_lock import HostLock
 from runtime.proxy.relay import listen
 from runtime.proxy.udp import UdpForwarder
 
@@ -87,8 +90,24 @@ def service_ports(services: list[Obj]) -> dict[Key, tuple[Obj, Obj]]:
     return out
 
 
+_listeners_cache: list[Any] = [0.0, set()]
+_LISTENERS_TTL = 10.0  # the sockets asked about are the API server's own, which do not move
+
+
 def _tcp_listeners() -> set[tuple[str, int]]:
-    """(address, port) of every listening IPv4 TCP socket of this network namespace."""
+    """(address, port) of every listening IPv4 TCP socket of this network namespace.
+
+    Reading /proc/net/tcp costs milliseconds on a busy host, so the answer is kept for a few seconds.
+    """
+    now = time.monotonic()
+    if now - _listeners_cache[0] < _LISTENERS_TTL:
+        return _listeners_cache[1]
+    out = _read_tcp_listeners()
+    _listeners_cache[0], _listeners_cache[1] = now, out
+    return out
+
+
+def _read_tcp_listeners() -> set[tuple[str, int]]:
     out: set[tuple[str, int]] = set()
     try:
         lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
@@ -126,9 +145,8 @@ class ClusterIPPlane:
         self.node_name = node_name
         #: ask the current owner to hand the clusterIPs over (``serve --claim-cluster-ips``)
         self.claim = claim
-        self.claim_path = lock_path.with_name(lock_path.stem + ".claim")
         self.iface = iface
-        self.lock_path = lock_path
+        self.lock = HostLock(lock_path, f"node {node_name}")
         self.addresses: set[str] = set()
         self.backends: dict[Key, Backends] = {}
         self.tcp: dict[Key, asyncio.AbstractServer] = {}
@@ -138,35 +156,11 @@ class ClusterIPPlane:
         self.served_here: dict[Key, Callable[[str, int, str], Awaitable[Any]]] = {}
         self.delegated: dict[Key, Any] = {}  # what the binders returned (each has close())
         self._warned: set[Key] = set()
-        self._lock_fd: int | None = None
         self.state = NOT_ROOT if os.geteuid() != 0 else "none: starting"
 
     @property
     def owner(self) -> bool:
-        return self._lock_fd is not None
-
-    def _try_lock(self) -> bool:
-        self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            holder = os.pread(fd, 64, 0).decode(errors="replace").strip()
-            os.close(fd)
-            self.state = (f"none: another kubefacade node proxy on this host ({holder or 'unknown'}) serves the "
-                          f"clusterIPs; NodePort and LoadBalancer addresses work")
-            return False
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, f"pid {os.getpid()}, node {self.node_name}".encode(), 0)
-        self._lock_fd = fd
-        return True
-
-    def _unlock(self) -> None:
-        if self._lock_fd is not None:
-            with contextlib.suppress(OSError):
-                os.ftruncate(self._lock_fd, 0)
-            os.close(self._lock_fd)
-            self._lock_fd = None
+        return self.lock.held
 
     async def _acquire(self) -> bool:
         if self.owner:
@@ -176,14 +170,17 @@ class ClusterIPPlane:
         if shutil.which("ip") is None:
             self.state = "none: the ip command (iproute2) is missing, so clusterIPs are not reachable"
             return False
-        if not self._try_lock():
+        holder = self.lock.try_lock()
+        if holder:
+            self.state = (f"none: another kubefacade node proxy on this host ({holder}) serves the "
+                          f"clusterIPs; NodePort and LoadBalancer addresses work")
             return False
         code, err = await _ip("link", "add", self.iface, "type", "dummy")
         if code and "exists" not in err:  # no dummy driver: a bridge without ports holds addresses as well
             code, err = await _ip("link", "add", self.iface, "type", "bridge")
         if code and "exists" not in err:
             self.state = f"none: cannot create interface {self.iface}: {err}"
-            self._unlock()
+            self.lock.unlock()
             return False
         await _ip("addr", "flush", "dev", self.iface)  # leftovers of an owner that died
         await _ip("link", "set", self.iface, "up")
@@ -192,30 +189,13 @@ class ClusterIPPlane:
         log.info("node %s serves Service clusterIPs on %s", self.node_name, self.iface)
         return True
 
-    def _claimant(self) -> int:
-        """The pid of a live process (other than this one) that claims the clusterIPs, else 0."""
-        try:
-            pid = int(self.claim_path.read_text().strip() or 0)
-        except (OSError, ValueError):
-            return 0
-        if pid in (0, os.getpid()):
-            return 0
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return 0
-        except PermissionError:
-            pass
-        return pid
-
     async def _yield_to_claimant(self) -> bool:
         """Hand over (or keep off) the clusterIPs when another live process claims them."""
         if self.claim:
-            if not self.owner and self._claimant() == 0:
-                self.claim_path.parent.mkdir(parents=True, exist_ok=True)
-                self.claim_path.write_text(str(os.getpid()))
+            if not self.owner:
+                self.lock.claim()
             return False
-        claimant = self._claimant()
+        claimant = self.lock.claimant()
         if not claimant:
             return False
         if self.owner:
@@ -305,9 +285,7 @@ class ClusterIPPlane:
     async def stop(self) -> None:
         await self._release()
         if self.claim:
-            with contextlib.suppress(OSError, ValueError):
-                if int(self.claim_path.read_text().strip() or 0) == os.getpid():
-                    self.claim_path.unlink()
+            self.lock.drop_claim()
 
     async def _release(self) -> None:
         for srv in self.tcp.values():
@@ -323,5 +301,5 @@ class ClusterIPPlane:
         self.failed.clear()
         if self.owner:
             await _ip("link", "del", self.iface)
-            self._unlock()
+            self.lock.unlock()
             self.addresses = set()

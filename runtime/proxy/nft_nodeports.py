@@ -33,11 +33,16 @@ import socket
 import subprocess
 from pathlib import Path
 
+from facade.kinds.core_service_alloc import SERVICE_CIDR
+
 log = logging.getLogger("kubefacade.proxy")
 
 Endpoint = tuple[str, int]
 TABLE_PREFIX = "kubefacade_np_"
 ROUTE_LOCALNET = Path("/proc/sys/net/ipv4/conf/all/route_localnet")
+#: local addresses that are not the node's: clusterIPs (served by their own listeners) and
+#: LoadBalancer ingress addresses, which kube-proxy also matches before NodePorts
+NOT_NODE_ADDRESSES = (str(SERVICE_CIDR), "127.0.1.0/24")
 
 
 @functools.lru_cache(maxsize=1024)
@@ -56,7 +61,8 @@ def render(table: str, ports: dict[int, list[Endpoint]]) -> str:
     rules = []
     for port, eps in sorted(ports.items()):
         targets = ", ".join(f"{i} : {ip} . {p}" for i, (ip, p) in enumerate(eps))
-        rules.append(f"fib daddr type local tcp dport {port} dnat ip to numgen inc mod {len(eps)} map {{ {targets} }}")
+        rules.append(f"fib daddr type local ip daddr != {{ {', '.join(NOT_NODE_ADDRESSES)} }} tcp dport {port} "
+                     f"dnat ip to numgen inc mod {len(eps)} map {{ {targets} }}")
     body = "\n".join(f"    {r}" for r in rules)
     return (
         f"table ip {table} {{}}\n"
@@ -95,6 +101,7 @@ class NftNodePorts:
         self._applied: str | None = None
         self._created = False  # the table may exist: stop() must delete it
         self._probed = False
+        self._failed: str | None = None
 
     async def _clean_stale(self) -> None:
         """Delete the tables of proxies whose process has gone (killed before it could clean up)."""
@@ -121,6 +128,8 @@ class NftNodePorts:
         script = render(self.table, ports)
         if script == self._applied:
             return set(ports)
+        if script == self._failed:  # nft refused exactly this before: do not retry (and warn) every sync
+            return set()
         await self._clean_stale()  # a dead server's rules must not shadow a port this one now holds
         if not self.enabled:
             return set()
@@ -133,7 +142,7 @@ class NftNodePorts:
         if code != 0:
             log.warning("nft rules for NodePorts not applied, they stay in userspace: %s", err.strip())
             await _nft(None, "delete", "table", "ip", self.table)  # no stale rules left behind
-            self._applied = None
+            self._applied, self._failed = None, script
             return set()
         self._applied = script
         return set(ports)

@@ -1,5 +1,7 @@
 """The per-node proxy: listens on each NodePort (and each LoadBalancer ingress address) on the host
-and forwards TCP to the Service's ready endpoints.
+and forwards TCP to the Service's ready endpoints (``relay.py``); as root, NodePorts are rewritten
+to the endpoints by nftables DNAT rules instead (``nft_nodeports.py``), the listeners kept as the
+ports' reservation and fallback.
 
 It re-reads Services and EndpointSlices every ``interval`` seconds rather than watching, so a pod
 that stops being ready stops receiving new connections within about a second, and a lost watch

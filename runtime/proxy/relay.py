@@ -1,6 +1,7 @@
 """The NodePort data path: accept, pick an endpoint, connect, relay bytes — with asyncio Protocols.
 
-Each accepted connection costs two Protocol objects and one task (the upstream connect); bytes go
+Each accepted connection costs two Protocol objects and one task per upstream connect attempt
+(normally one; see ``_Downstream`` for why a slow connect is raced); bytes go
 from one transport's ``data_received`` straight into the other transport's ``write``, with no
 StreamReader/StreamWriter buffers, coroutines or ``drain`` in between. Back-pressure is the
 transports' own: when one side's write buffer passes its high-water mark, its protocol's
@@ -9,7 +10,8 @@ transports' own: when one side's write buffer passes its high-water mark, its pr
 Half-close is forwarded (a FIN from one side becomes ``write_eof`` on the other, and the
 connection is closed once both directions have ended), so HTTP/1.0-style servers that close after
 the response, like busybox httpd, are relayed faithfully. A reset or error on either side closes
-both. Nothing is logged per connection.
+both; a client for which no endpoint is ready, or whose endpoint refuses, gets a RST. Nothing is
+logged per connection.
 """
 
 from __future__ import annotations

@@ -77,6 +77,7 @@ class UdpForwarder:
         self.flows: dict[Addr, _Flow] = {}
         self.transport: asyncio.DatagramTransport | None = None
         self._sweeper: asyncio.Task[None] | None = None
+        self._opening: set[asyncio.Task[None]] = set()
 
     async def start(self, host: str, port: int) -> None:
         loop = asyncio.get_running_loop()
@@ -89,8 +90,11 @@ class UdpForwarder:
         for flow in self.flows.values():
             flow.close()
         self.flows.clear()
+        for task in self._opening:
+            task.cancel()
         if self.transport is not None:
             self.transport.close()
+            self.transport = None
 
     def received(self, data: bytes, client: Addr) -> None:
         flow = self.flows.get(client)
@@ -102,7 +106,9 @@ class UdpForwarder:
                 oldest = min(self.flows, key=lambda a: self.flows[a].last)
                 self.flows.pop(oldest).close()
             flow = self.flows[client] = _Flow(self, client, ep)
-            asyncio.get_running_loop().create_task(self._open(flow, ep))
+            task = asyncio.get_running_loop().create_task(self._open(flow, ep))
+            self._opening.add(task)  # keep a reference until it is done, as asyncio asks
+            task.add_done_callback(self._opening.discard)
         flow.send(data)
 
     def prune(self) -> None:
@@ -122,6 +128,9 @@ class UdpForwarder:
             log.debug("udp flow to %s: %s", ep, e)
             if self.flows.get(flow.client) is flow:
                 del self.flows[flow.client]
+            return
+        if self.flows.get(flow.client) is not flow or self.transport is None:  # pruned or closed meanwhile
+            flow.close()
             return
         pending, flow.pending = flow.pending, []
         for data in pending:
