@@ -140,7 +140,7 @@ def wait_nodes(conn: Connection, count: int, timeout: float) -> int:
 
 
 class Meter:
-    """The server's CPU seconds between ``start`` and ``stop`` and its peak RSS at the end."""
+    """Wall time and the server's CPU seconds from this object's creation to ``result(end)``."""
 
     def __init__(self, pids: list[int]) -> None:
         self.pids = pids

@@ -55,8 +55,9 @@ class Client(Protocol):
 #: kinds whose watch events are parsed once per stored version, without managedFields, and the same
 #: dict handed to every in-process watcher (about ten informers watch pods): their consumers only
 #: read events, never change them in place, so one parse and one copy in memory serve all
-#: (client-go's shared informers).
-SHARED_KINDS = {("", "pods")}
+#: (client-go's shared informers). ConfigMaps: the garbage collector, the quota controller and the
+#: root-CA watch all see every write of one, and read it only.
+SHARED_KINDS = {("", "pods"), ("", "configmaps")}
 _SHARED_CAP = 2_048
 _shared: dict[int, tuple[Stored, Obj]] = {}
 

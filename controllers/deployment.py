@@ -164,8 +164,10 @@ class DeploymentController(Controller):
             if meta(rs).get("namespace") != ns:
                 continue
             ref = controller_of(rs)
+            if ref is not None and ref.get("uid") != uid:
+                continue  # another controller's: neither kept nor adopted (no selector match needed)
             matches = selector.matches(labels(rs))
-            if ref is not None and ref.get("uid") == uid:
+            if ref is not None:
                 if matches or deleting:
                     owned.append(rs)
                 else:

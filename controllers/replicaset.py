@@ -21,6 +21,7 @@ from controllers.clock import Clock, RealClock
 from controllers.event_recorder import NORMAL, WARNING, EventRecorder
 from controllers.expectations import Expectations
 from controllers.informer import Informer
+from controllers.owner_index import OwnerIndex
 from controllers.pod_facts import (
     controller_of,
     is_active,
@@ -116,11 +117,7 @@ class ReplicaSetController(Controller):
             self.name = "replicaset-controller"
         self.pods = Informer(client, "v1", "pods", f"{self.name}-pods")
         self.pods.add_handler(self._on_pod)
-        # keys of the cached pods by controller uid, and of the controller-less ones by namespace:
-        # a reconcile reads its own pods and the adoption candidates, not every pod of the namespace
-        self._by_owner: dict[str, dict[str, None]] = {}
-        self._orphans: dict[str, dict[str, None]] = {}
-        self._slot: dict[str, dict[str, None]] = {}
+        self.index = OwnerIndex(self.pods)
         self.expectations = Expectations()
         self.recorder = EventRecorder(client, self.name, self.clock)
 
@@ -143,32 +140,9 @@ class ReplicaSetController(Controller):
                 out.append(key)
         return out
 
-    def _reindex(self, pod_key: str) -> None:
-        """File ``pod_key`` under what the cached version of the pod says (or nowhere if gone)."""
-        slot = self._slot.pop(pod_key, None)
-        if slot is not None:
-            slot.pop(pod_key, None)
-        cur = self.pods.cache.get(pod_key)
-        if cur is None:
-            return
-        ref = controller_of(cur)
-        if ref is not None:
-            slot = self._by_owner.setdefault(ref.get("uid") or "", {})
-        else:
-            slot = self._orphans.setdefault(meta(cur).get("namespace") or "", {})
-        slot[pod_key] = None
-        self._slot[pod_key] = slot
-
-    def _candidates(self, ns: str, uid: str) -> list[Obj]:
-        """The cached pods of namespace ``ns`` that ``_claim`` may keep or adopt: the owned and the orphans."""
-        prefix = f"{ns}/"
-        cache = self.pods.cache
-        keys = [*self._by_owner.get(uid, {}), *self._orphans.get(ns, {})]
-        return [cache[k] for k in keys if k.startswith(prefix) and k in cache]
-
     def _on_pod(self, ev_type: str, pod: Obj, old: Obj | None) -> None:
         pod_key = key_of(pod)
-        self._reindex(pod_key)
+        self.index.reindex(pod_key)
         ref = controller_of(pod)
         owner = self._owner_key(pod, ref)
         if ev_type == "DELETED":
@@ -205,7 +179,7 @@ class ReplicaSetController(Controller):
         spec = rs.get("spec") or {}
         selector = selector_of(spec.get("selector"))
         ns = meta(rs).get("namespace", "")
-        candidates = [p for p in self._candidates(ns, meta(rs).get("uid", "")) if is_active(p)]
+        candidates = [p for p in self.index.candidates(ns, meta(rs).get("uid", "")) if is_active(p)]
         owned = await self._claim(rs, selector, candidates)
         error: APIError | None = None
         if needs_sync and not meta(rs).get("deletionTimestamp"):
@@ -253,7 +227,7 @@ class ReplicaSetController(Controller):
                 return None
             raise
         self.pods.remember(out)
-        self._reindex(key_of(out))
+        self.index.reindex(key_of(out))
         return out
 
     async def _manage(self, key: str, rs: Obj, owned: list[Obj]) -> None:

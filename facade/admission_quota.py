@@ -204,7 +204,9 @@ async def admit_create(rest: Any, info: Any, namespace: str, obj: Obj) -> None:
             problems = _limit_errors(obj, limit_ranges)
             if problems:
                 raise errors.forbidden_error(info.plural, info.group, name, _aggregate(problems))
-    await _check_quota(rest, info, namespace, name, usage(info.plural, obj))
+    quotas = await _namespace_objects(rest, "resourcequotas", namespace)
+    if quotas:  # most namespaces have none: then what the object would use is not even computed
+        await _check_quota(rest, info, namespace, name, usage(info.plural, obj), quotas)
 
 
 # Kinds whose quota usage can change on update (upstream's evaluators that handle Update): a claim
@@ -224,9 +226,11 @@ async def admit_update(rest: Any, info: Any, namespace: str, new: Obj, old: Obj)
         await _check_quota(rest, info, namespace, (new.get("metadata") or {}).get("name", ""), delta)
 
 
-async def _check_quota(rest: Any, info: Any, namespace: str, name: str, requested: dict[str, Fraction]) -> None:
+async def _check_quota(rest: Any, info: Any, namespace: str, name: str, requested: dict[str, Fraction],
+                       quotas: list[Obj] | None = None) -> None:
     """Refuse with upstream's Forbidden message when ``requested`` on top of current usage exceeds a quota."""
-    quotas = await _namespace_objects(rest, "resourcequotas", namespace)
+    if quotas is None:
+        quotas = await _namespace_objects(rest, "resourcequotas", namespace)
     if not quotas:
         return
     hard_names = {k for q in quotas for k in ((q.get("spec") or {}).get("hard") or {})}

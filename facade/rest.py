@@ -52,9 +52,31 @@ def now_rfc3339() -> str:
     return _now_cache[1]
 
 
+_SUFFIX_SPACE = len(_NAME_CHARS) ** _GENERATE_SUFFIX
+
+
+def _name_suffix() -> str:
+    """generateName's five random characters from upstream's alphabet (no vowels, no 0/1/3)."""
+    n = random.randrange(_SUFFIX_SPACE)
+    out = []
+    for _ in range(_GENERATE_SUFFIX):
+        n, d = divmod(n, len(_NAME_CHARS))
+        out.append(_NAME_CHARS[d])
+    return "".join(out)
+
+
+_uid_pool = bytearray()
+
+
 def new_uid() -> str:
-    """A random (version 4) UUID string, formatted directly: uuid.uuid4() costs ~3 % of a create."""
-    n = int.from_bytes(os.urandom(16))
+    """A random (version 4) UUID string, formatted directly: uuid.uuid4() costs ~3 % of a create.
+
+    The random bytes come from os.urandom 4 KiB at a time: one getrandom call per uid cost as much.
+    """
+    if not _uid_pool:
+        _uid_pool.extend(os.urandom(4096))
+    n = int.from_bytes(_uid_pool[-16:])
+    del _uid_pool[-16:]
     n = (n & ~(0xF000 << 64) | (0x4000 << 64)) & ~(0xC000 << 48) | (0x8000 << 48)
     h = f"{n:032x}"
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
@@ -258,7 +280,7 @@ class RestStore:
         name_given = bool(meta.get("name"))
         if not name_given and meta.get("generateName"):
             prefix = meta["generateName"][:MAX_GENERATE_PREFIX]
-            meta["name"] = prefix + "".join(random.choices(_NAME_CHARS, k=_GENERATE_SUFFIX))
+            meta["name"] = prefix + _name_suffix()
         self._invalid(info, obj, self.validate_metadata(info, obj, True))
         await self._check_namespace_exists(info, namespace, meta.get("name", ""))
         if opts.field_manager:
@@ -291,9 +313,7 @@ class RestStore:
                 if name_given or not meta.get("generateName"):
                     await strategy.after_delete(obj, self)
                     raise errors.already_exists(info.plural, info.group, meta["name"]) from None
-                meta["name"] = meta["generateName"][:MAX_GENERATE_PREFIX] + "".join(
-                    random.choices(_NAME_CHARS, k=_GENERATE_SUFFIX)
-                )
+                meta["name"] = meta["generateName"][:MAX_GENERATE_PREFIX] + _name_suffix()
                 key = object_key(namespace, meta["name"])
         raise errors.already_exists(info.plural, info.group, meta["name"])
 
