@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import os
 import shlex
 import shutil
 import socket
@@ -41,7 +40,7 @@ from conformance.kubeconfig import ClusterAccess, KubeconfigError, load_kubeconf
 from conformance.nodeport_pods import wait
 from conformance.nodeportbench import node_ready
 from conformance.phases import create_namespace
-from conformance.procstat import cpu_seconds, is_local_host, pids_listening_on
+from conformance.procstat import children_cpu_seconds, cpu_seconds, is_local_host, pids_listening_on
 from conformance.serverbench import DEFAULT_SERVER_CMD, ServerProcess, launch, wait_ready
 from conformance.stats import median
 
@@ -49,24 +48,10 @@ BAR_SINGLE_S = 1.0
 BAR_BATCH_S = 15.0
 BAR_BATCH_PODS = 100
 CREATE_CONNECTIONS = 32
-TICKS = os.sysconf("SC_CLK_TCK")
 
 Obj = dict[str, Any]
 
 
-def children_cpu_seconds(pids: list[int]) -> float | None:
-    """CPU seconds of the children ``pids`` have reaped so far (the ``ip``, ``mount``... they ran and
-    containers that exited), from /proc/PID/stat's cutime and cstime; None if one has gone."""
-    total = 0.0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-                text = handle.read()
-        except OSError:
-            return None
-        fields = text[text.rindex(")") + 2:].split()
-        total += (int(fields[13]) + int(fields[14])) / TICKS  # fields 16 and 17 of proc(5)
-    return total
 
 
 def pod_manifest(name: str, image: str) -> Obj:

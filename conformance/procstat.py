@@ -13,32 +13,57 @@ import socket
 _TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
 
 
-def cpu_seconds(pids: list[int]) -> float | None:
-    """User+system CPU seconds consumed so far by all ``pids``; None if one has gone."""
+def _stat_fields(pid: int) -> list[str] | None:
+    """/proc/PID/stat from field 3 on (index 0 = proc(5)'s field 3), or None if ``pid`` has gone."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            text = handle.read()
+    except OSError:
+        return None
+    # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    return text[text.rindex(")") + 2:].split()
+
+
+def _cpu(pids: list[int], first: int) -> float | None:
     total = 0.0
     for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-                text = handle.read()
-        except OSError:
+        fields = _stat_fields(pid)
+        if fields is None:
             return None
-        # The command name (field 2) may contain spaces and parentheses: split after the last ')'.
-        fields = text[text.rindex(")") + 2:].split()
-        utime, stime = int(fields[11]), int(fields[12])  # fields 14 and 15 of proc(5)
-        total += (utime + stime) / _TICKS
+        total += (int(fields[first]) + int(fields[first + 1])) / _TICKS
     return total
 
 
-def rss_bytes(pid: int) -> int | None:
-    """VmRSS of ``pid`` in bytes, or None if it cannot be read."""
+def cpu_seconds(pids: list[int]) -> float | None:
+    """User+system CPU seconds consumed so far by all ``pids``; None if one has gone."""
+    return _cpu(pids, 11)  # utime, stime: fields 14 and 15 of proc(5)
+
+
+def children_cpu_seconds(pids: list[int]) -> float | None:
+    """CPU seconds of the children ``pids`` have reaped so far (the ``ip``, ``mount``... they ran and
+    containers that exited); None if one has gone."""
+    return _cpu(pids, 13)  # cutime, cstime: fields 16 and 17 of proc(5)
+
+
+def _status_bytes(pid: int, field: str) -> int | None:
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as handle:
             for line in handle:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field):
                     return int(line.split()[1]) * 1024
     except OSError:
         return None
     return None
+
+
+def rss_bytes(pid: int) -> int | None:
+    """VmRSS of ``pid`` in bytes, or None if it cannot be read."""
+    return _status_bytes(pid, "VmRSS:")
+
+
+def peak_rss_bytes(pid: int) -> int | None:
+    """VmHWM (the resident high-water mark) of ``pid`` in bytes, or None if it cannot be read."""
+    return _status_bytes(pid, "VmHWM:")
 
 
 def is_local_host(host: str) -> bool:

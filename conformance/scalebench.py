@@ -34,7 +34,7 @@ import orjson
 
 from conformance.httpclient import Connection, HTTPError
 from conformance.kubeconfig import ClusterAccess, KubeconfigError, load_kubeconfig
-from conformance.procstat import cpu_seconds, is_local_host, pids_listening_on
+from conformance.procstat import cpu_seconds, is_local_host, peak_rss_bytes, pids_listening_on
 from conformance.serverbench import DEFAULT_SERVER_CMD, ServerProcess, launch, wait_ready
 
 MIB = 1024 * 1024
@@ -49,18 +49,6 @@ class Target:
 
     access: ClusterAccess
     pids: list[int]
-
-
-def peak_rss_bytes(pid: int) -> int | None:
-    """VmHWM (the resident high-water mark) of ``pid`` in bytes, or None if it cannot be read."""
-    try:
-        with open(f"/proc/{pid}/status", encoding="ascii") as handle:
-            for line in handle:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        return None
-    return None
 
 
 def deployment(name: str, replicas: int, image: str = IMAGE) -> dict[str, Any]:

@@ -33,6 +33,7 @@ class WorkQueue:
         self._queue: asyncio.Queue[str] = asyncio.Queue()
         self._pending: set[str] = set()
         self._failures: dict[str, int] = {}
+        self._waiting: set[str] = set()
         self.base_delay = base_delay
         self.max_delay = max_delay
 
@@ -43,6 +44,19 @@ class WorkQueue:
 
     def add_after(self, key: str, delay: float) -> None:
         asyncio.get_running_loop().call_later(delay, self.add, key)
+
+    def add_soon(self, key: str, delay: float) -> None:
+        """Add ``key`` after ``delay`` unless it is queued or already waiting: a burst of changes
+        within the window gives one reconcile (client-go's delaying queue keeps one waiting entry
+        per key). For changes whose only effect is a status to report, e.g. pods turning Ready."""
+        if key in self._pending or key in self._waiting:
+            return
+        self._waiting.add(key)
+        asyncio.get_running_loop().call_later(delay, self._due, key)
+
+    def _due(self, key: str) -> None:
+        self._waiting.discard(key)
+        self.add(key)
 
     def retry(self, key: str) -> None:
         n = self._failures.get(key, 0)

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+_last_rfc3339: list[int | str] = [-1, ""]
+
 
 class Clock:
     def now(self) -> float:
@@ -24,7 +26,12 @@ class Clock:
         return datetime.fromtimestamp(self.now(), UTC)
 
     def rfc3339(self) -> str:
-        return self.utcnow().strftime("%Y-%m-%dT%H:%M:%SZ")
+        """The time in whole seconds, as metav1.Time serializes (formatted once per second)."""
+        second = int(self.now())
+        if _last_rfc3339[0] != second:
+            text = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            _last_rfc3339[:] = [second, text]
+        return str(_last_rfc3339[1])
 
     async def sleep(self, seconds: float) -> None:
         raise NotImplementedError

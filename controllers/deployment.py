@@ -62,7 +62,7 @@ from controllers.deployment_util import (
 from controllers.event_recorder import NORMAL, WARNING, EventRecorder
 from controllers.informer import Informer
 from controllers.pod_facts import controller_of, is_terminal, labels, meta, parse_time, selector_of
-from controllers.replicaset import new_controller_ref
+from controllers.replicaset import STATUS_COALESCE, new_controller_ref
 from controllers.template_hash import compute_hash
 from facade.errors import APIError
 
@@ -95,12 +95,19 @@ class DeploymentController(Controller):
 
     def _on_rs(self, ev_type: str, rs: Obj, old: Obj | None) -> None:
         owner = self._owner(rs)
+        old_owner = None
         if old is not None:
             old_owner = self._owner(old)
             if old_owner and old_owner != owner:
                 self.queue.add(old_owner)
         if owner:
-            self.queue.add(owner)
+            if (ev_type == "MODIFIED" and old is not None and old_owner == owner and rs.get("spec") == old.get("spec")
+                    and meta(rs).get("annotations") == meta(old).get("annotations")
+                    and bool(meta(rs).get("deletionTimestamp")) == bool(meta(old).get("deletionTimestamp"))):
+                # only the ReplicaSet's status moved (pods created, Ready): a burst gives one sync
+                self.queue.add_soon(owner, STATUS_COALESCE)
+            else:
+                self.queue.add(owner)
         elif controller_of(rs) is None and ev_type != "DELETED":
             ns = meta(rs).get("namespace")
             for key, d in self.cache.items():

@@ -9,6 +9,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+import orjson
+
 from controllers.pod_util import condition, controller_of, is_ready, is_terminal, parse_time  # noqa: F401 - re-exported to the scheduler and ReplicaSet/Deployment controllers
 from facade.kinds.core_quantity import value_of
 from storage.selectors import LabelSelector, SelectorError, selector_from_label_selector, selector_from_set
@@ -44,10 +46,30 @@ def is_active(pod: Obj) -> bool:
     return phase not in ("Succeeded", "Failed") and not meta(pod).get("deletionTimestamp")
 
 
+_selectors: dict[bytes, LabelSelector] = {}
+
+
 def selector_of(spec_selector: Any) -> LabelSelector:
-    """A LabelSelector (apps) or a plain map (ReplicationController) as a matcher; invalid selects nothing."""
+    """A LabelSelector (apps) or a plain map (ReplicationController) as a matcher; invalid selects nothing.
+
+    Compiled once per distinct selector (LabelSelector is immutable): controllers ask for the
+    selector of the same few owners on every sync.
+    """
     if not isinstance(spec_selector, dict):
         return LabelSelector.nothing()
+    try:
+        key = orjson.dumps(spec_selector, option=orjson.OPT_SORT_KEYS)
+    except TypeError:
+        return _compile_selector(spec_selector)
+    sel = _selectors.get(key)
+    if sel is None:
+        if len(_selectors) >= 4096:
+            _selectors.clear()
+        sel = _selectors[key] = _compile_selector(spec_selector)
+    return sel
+
+
+def _compile_selector(spec_selector: Obj) -> LabelSelector:
     try:
         if "matchLabels" in spec_selector or "matchExpressions" in spec_selector:
             return selector_from_label_selector(spec_selector)

@@ -89,6 +89,18 @@ def deletion_order(pods: list[Obj]) -> list[Obj]:
     return sorted(pods, key=key)
 
 
+#: seconds a pod change that only moves the owner's status counts (scheduled, Ready) waits, so that a
+#: burst of them gives one reconcile and one status write (as the queue of a busy controller does)
+STATUS_COALESCE = 0.1
+
+
+def _status_only(pod: Obj, old: Obj) -> bool:
+    """Whether a pod update can change no more than its ReplicaSet's status counts: still active,
+    not newly deleted, same labels (what claiming and the replica count read)."""
+    return (bool(meta(pod).get("deletionTimestamp")) == bool(meta(old).get("deletionTimestamp"))
+            and is_active(pod) and is_active(old) and meta(pod).get("labels") == meta(old).get("labels"))
+
+
 async def slow_start(count: int, fn: Any, initial: int = 1) -> int:
     """controller.slowStartBatch: run ``fn`` in batches of 1, 2, 4, ... stopping at the first error."""
     done = 0
@@ -157,12 +169,16 @@ class ReplicaSetController(Controller):
                 self.expectations.creation_observed(owner)
         elif owner and meta(pod).get("deletionTimestamp") and not (old and meta(old).get("deletionTimestamp")):
             self.expectations.deletion_observed(owner, pod_key)
+        old_owner = None
         if old is not None:
             old_owner = self._owner_key(old, controller_of(old))
             if old_owner and old_owner != owner:
                 self.queue.add(old_owner)
         if owner:
-            self.queue.add(owner)
+            if old is not None and old_owner == owner and _status_only(pod, old):
+                self.queue.add_soon(owner, STATUS_COALESCE)
+            else:
+                self.queue.add(owner)
         elif ref is None:
             for k in self._matching_owners(pod):
                 self.queue.add(k)

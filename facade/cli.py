@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -38,8 +39,28 @@ def _serve(args: argparse.Namespace) -> int:
     ))
 
 
+def _cache_bytecode() -> None:
+    """Keep compiled bytecode even where PYTHONDONTWRITEBYTECODE is set, outside the source tree.
+
+    Without it every start compiles the ~300 modules of the server from source again (about 0.4 s of
+    the start-up on a 2-core machine); with it only the first start after a change does. The cache
+    lives under $XDG_CACHE_HOME (default ~/.cache)/kubefacade/pycache, never beside the sources.
+    """
+    if not sys.dont_write_bytecode or sys.pycache_prefix:
+        return
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    cache = base / "kubefacade" / "pycache"
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return
+    sys.pycache_prefix = str(cache)
+    sys.dont_write_bytecode = False
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    _cache_bytecode()
     if argv[:1] == ["bench"]:
         from conformance.bench import main as bench_main
 
@@ -87,7 +108,7 @@ def main(argv: list[str] | None = None) -> int:
                        help="as root, take the host's Service clusterIPs over from another kubefacade server "
                             "(one server per host holds them)")
     serve.set_defaults(func=_serve)
-    from controllers.cli import add_controllers_command
+    from controllers.cli_args import add_controllers_command
     from runtime.cli import add_node_command
 
     add_node_command(sub)

@@ -140,6 +140,16 @@ def to_fields_v1(paths: set[Path]) -> dict[str, Any]:
     return root
 
 
+def _has_member(tree: dict[str, Any], path: Path) -> bool:
+    """Whether ``path`` is a member of the fieldsV1 ``tree`` (as ``from_fields_v1`` would list it)."""
+    cur: Any = tree
+    for tok in path:
+        cur = cur.get(tok) if isinstance(cur, dict) else None
+        if cur is None:
+            return False
+    return not cur or (isinstance(cur, dict) and "." in cur)
+
+
 def from_fields_v1(tree: dict[str, Any], prefix: Path = ()) -> set[Path]:
     out: set[Path] = set()
     for tok, sub in tree.items():
@@ -181,22 +191,32 @@ def update_managed_fields(
         return
     result: list[dict[str, Any]] = []
     mine: set[Path] = set(changed)
+    lost = changed | removed
+    own_tree: dict[str, Any] | None = None
+    own: set[Path] = set()
     for e in entries:
-        try:
-            owned = from_fields_v1(e.get("fieldsV1") or {})
-        except AttributeError:
-            owned = set()
         same = (
             e.get("manager") == manager
             and e.get("operation") == "Update"
             and e.get("apiVersion") == api_version
             and (e.get("subresource") or "") == subresource
         )
+        tree = e.get("fieldsV1")
+        if not same and isinstance(tree, dict) and tree and (
+                (e.get("subresource") or "") != subresource or not any(_has_member(tree, p) for p in lost)):
+            result.append(e)  # loses nothing: its set (and so its tree) stays as it is
+            continue
+        try:
+            owned = from_fields_v1(tree or {})
+        except AttributeError:
+            owned = set()
         if same:
             mine |= owned
+            if own_tree is None and isinstance(tree, dict):
+                own_tree, own = tree, owned
             continue
         if (e.get("subresource") or "") == subresource:
-            owned -= changed | removed
+            owned -= lost
         if owned:
             e = dict(e)
             e["fieldsV1"] = to_fields_v1(owned)
@@ -209,7 +229,8 @@ def update_managed_fields(
             "apiVersion": api_version,
             "time": now,
             "fieldsType": "FieldsV1",
-            "fieldsV1": to_fields_v1(mine),
+            # the same set as this manager's entry already holds: that tree, not a rebuilt one
+            "fieldsV1": own_tree if own_tree is not None and mine == own else to_fields_v1(mine),
         }
         if subresource:
             entry["subresource"] = subresource

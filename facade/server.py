@@ -157,6 +157,9 @@ async def _serve_hypercorn(app: Any, opts: ServeOptions) -> None:
 
 async def serve(opts: ServeOptions) -> None:
     app, _rest, kubeconfig = await build(opts)
+    from facade.gc_tuning import tune_gc
+
+    tune_gc()  # after start-up: its objects live as long as the process
     print(f"export KUBECONFIG={kubeconfig}", flush=True)
     print(f"kubefacade serving Kubernetes v1.32 API on https://{_client_host(opts.host)}:{opts.port} "
           f"({'hypercorn' if opts.server == 'hypercorn' or opts.http2 else 'uvicorn'})", file=sys.stderr, flush=True)

@@ -9,6 +9,7 @@ metrics API (and the HPA controller) read from it. Simulated pods take their usa
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -115,13 +116,19 @@ class MetricsStore:
         return [_node_object(n, u, t) for n, (u, t) in sorted(self.nodes.items())]
 
 
+@functools.lru_cache(maxsize=256)
+def _quantity(text: Any) -> Fraction | None:
+    """value_of, parsed once per distinct annotation text (every pod of a template has the same)."""
+    return value_of(text)
+
+
 def sim_usage(pod: Obj) -> dict[str, Usage]:
     """A simulated pod's per-container usage: the pod-level annotations divided across containers."""
     annotations = (pod.get("metadata") or {}).get("annotations") or {}
-    cpu = value_of(annotations.get(SIM_CPU, DEFAULT_SIM_CPU))
-    memory = value_of(annotations.get(SIM_MEMORY, DEFAULT_SIM_MEMORY))
-    cpu = value_of(DEFAULT_SIM_CPU) if cpu is None else cpu
-    memory = value_of(DEFAULT_SIM_MEMORY) if memory is None else memory
+    cpu = _quantity(annotations.get(SIM_CPU, DEFAULT_SIM_CPU))
+    memory = _quantity(annotations.get(SIM_MEMORY, DEFAULT_SIM_MEMORY))
+    cpu = _quantity(DEFAULT_SIM_CPU) if cpu is None else cpu
+    memory = _quantity(DEFAULT_SIM_MEMORY) if memory is None else memory
     names = [c.get("name", "") for c in (pod.get("spec") or {}).get("containers") or []] or [""]
     share = len(names)
     return {n: Usage(Fraction(cpu) / share, int(Fraction(memory) / share)) for n in names}

@@ -17,7 +17,8 @@ import pytest
 from conftest import start_server, stop_server
 
 from conformance import bench
-from conformance.scalebench import peak_rss_bytes, rollout_complete
+from conformance.procstat import peak_rss_bytes
+from conformance.scalebench import rollout_complete
 
 
 def run_scale(capsys: pytest.CaptureFixture[str], *args: str) -> dict:

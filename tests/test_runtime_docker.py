@@ -12,6 +12,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import Server, start_server, stop_server
+from docker_helpers import docker_unavailable, skip_or_fail
 from runtime_helpers import create, cstatus, events_for, phase, wait_for, wait_pod
 
 IMAGE = "busybox:1.36"
@@ -20,23 +21,9 @@ IMAGE = "busybox:1.36"
 @pytest.fixture(scope="module")
 def docker_server() -> Iterator[Server]:
     """A server whose node runs pods on Docker; skips without an engine, but fails in CI (CI=true)."""
-    from runtime.docker import engine_available
-
-    why = engine_available()
-    if not why:
-        import docker
-
-        client = docker.from_env(timeout=5)
-        try:
-            client.images.get(IMAGE)
-        except docker.errors.ImageNotFound:
-            why = f"the Docker engine has no local {IMAGE} image"
-        finally:
-            client.close()
+    why = docker_unavailable(IMAGE)
     if why:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must run the docker tests: {why}")
-        pytest.skip(why)
+        skip_or_fail(why)
     s = start_server("--runtime", "docker", "--node-name", "docker-node")
     yield s
     stop_server(s)
@@ -102,10 +89,7 @@ def _engine_enforces_memory_limits() -> None:
     finally:
         client.close()
     if not supported:
-        why = "the Docker engine reports no memory limit support (no memory cgroup controller)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI must run the docker tests: {why}")
-        pytest.skip(why)
+        skip_or_fail("the Docker engine reports no memory limit support (no memory cgroup controller)")
 
 
 def test_memory_limit_exceeded_reads_oomkilled(docker_server: Server, ns: str) -> None:

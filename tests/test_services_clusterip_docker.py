@@ -13,35 +13,18 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import Server, free_port, start_server, stop_server
+from docker_helpers import docker_unavailable, skip_or_fail
 from runtime_helpers import create, wait_for, wait_pod
 from test_runtime_docker import IMAGE, pod
 
 ANNOTATION = "kubefacade.io/cluster-ips"
 
 
-def _skip_or_fail(why: str) -> None:
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI must run the docker clusterIP test: {why}")
-    pytest.skip(why)
-
-
 @pytest.fixture(scope="module")
 def docker_server() -> Iterator[Server]:
-    from runtime.docker import engine_available
-
-    why = engine_available() or ("" if os.geteuid() == 0 else "clusterIPs need root")
-    if not why:
-        import docker
-
-        client = docker.from_env(timeout=5)
-        try:
-            client.images.get(IMAGE)
-        except docker.errors.ImageNotFound:
-            why = f"the Docker engine has no local {IMAGE} image"
-        finally:
-            client.close()
+    why = ("" if os.geteuid() == 0 else "clusterIPs need root") or docker_unavailable(IMAGE)
     if why:
-        _skip_or_fail(why)
+        skip_or_fail(why, "the docker clusterIP test")
     s = start_server("--runtime", "docker", "--node-name", "docker-node", "--claim-cluster-ips")
     yield s
     stop_server(s)

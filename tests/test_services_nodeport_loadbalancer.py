@@ -114,3 +114,29 @@ def test_service_and_pod_proxy_subresources_reach_the_pods(server: Server, names
     assert (code, body.decode().strip()) == (200, "web-a")
     code, _, body = server.request("GET", f"/api/v1/namespaces/{ns}/services/nothing:web/proxy/")
     assert code == 404, body
+
+
+def test_scaling_the_backend_changes_who_answers(server: Server, namespace: str) -> None:
+    """A Deployment behind a NodePort: scaled 1 -> 2 the new replica answers too; scaled back, only one does."""
+    ns = namespace
+    node = node_name(server)
+    _, _, body = server.request("GET", f"/api/v1/nodes/{node}")
+    if (json.loads(body)["metadata"].get("annotations") or {}).get("kubefacade.io/pod-isolation") != "netns":
+        import pytest
+
+        pytest.skip("replicas of one Deployment listen on one port: that needs pods in network namespaces (root)")
+    script = 'cd "$(mktemp -d)" && echo "$HOSTNAME" > index.html && exec python3 -m http.server 8080 --bind 0.0.0.0'
+    template = busybox("x", node, script)
+    template["spec"]["containers"][0]["readinessProbe"] = {"tcpSocket": {"port": 8080}, "periodSeconds": 1}
+    template["spec"]["containers"][0]["ports"] = [{"name": "http", "containerPort": 8080}]
+    deploy = {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "web"},
+              "spec": {"replicas": 1, "selector": {"matchLabels": {"app": "web"}},
+                       "template": {"metadata": {"labels": {"app": "web"}}, "spec": template["spec"]}}}
+    server.kubectl("apply", "-n", ns, "-f", "-", input=json.dumps(deploy))
+    svc = create(server, ns, service("web", "NodePort"), "services")
+    url = f"http://127.0.0.1:{svc['spec']['ports'][0]['nodePort']}/"
+    wait_for(lambda: len(answers(url)) == 1, timeout=30, what="one replica answering")
+    server.kubectl("scale", "-n", ns, "deployment/web", "--replicas=2")
+    wait_for(lambda: len(answers(url, 12)) == 2, timeout=30, what="both replicas answering after scaling to 2")
+    server.kubectl("scale", "-n", ns, "deployment/web", "--replicas=1")
+    wait_for(lambda: len(answers(url, 12)) == 1, timeout=30, what="one replica answering after scaling back to 1")
