@@ -153,7 +153,7 @@ class InProcessClient:
         schema = self.rest.schema_for(info)
         out = await self.rest.guaranteed_update(
             # the body is orjson's dump of a dict: no duplicate keys to look for, no warnings to return
-            info, namespace, name, lambda o: apply_patch(patch_type, o, body, schema, field_validation="Ignore"),
+            info, namespace, name, lambda o: apply_patch(patch_type, o, body, schema, field_validation="Ignore", in_place=True),
             WriteOptions(field_manager=self.manager, subresource=subresource))
         return self._obj(out)
 
@@ -166,15 +166,8 @@ class InProcessClient:
         return obj
 
     async def bind(self, pod: str, node: str, namespace: str) -> None:
-        from facade.kinds.core_misc import apply_binding
+        from facade.pod_binding import bind_pod
 
         binding = {"apiVersion": "v1", "kind": "Binding", "metadata": {"name": pod, "namespace": namespace},
                    "target": {"apiVersion": "v1", "kind": "Node", "name": node}}
-
-        def mutate(obj: Obj) -> Obj:
-            obj["metadata"].pop("resourceVersion", None)
-            apply_binding(obj, binding)
-            return obj
-
-        await self.rest.guaranteed_update(self._info("v1", "pods"), namespace, pod, mutate,
-                                          WriteOptions(field_manager=self.manager, subresource="binding"))
+        await bind_pod(self.rest, namespace, pod, binding)

@@ -23,7 +23,7 @@ from controllers.clock import Clock, RealClock
 from controllers.event_recorder import NORMAL, WARNING, EventRecorder
 from controllers.informer import Informer
 from controllers.pod_facts import is_terminal, meta
-from controllers.scheduler_filters import Cluster, NodeInfo, Rejection, fit_error, run_filters
+from controllers.scheduler_filters import Cluster, NodeInfo, Rejection, find_feasible, fit_error
 from controllers.scheduler_scoring import best_node
 from facade.errors import APIError
 
@@ -168,19 +168,8 @@ class Scheduler(Controller):
         percentageOfNodesToScore, adaptive: every node below 100, 42 % of 1,000), each cycle
         starting where the last one stopped so that all nodes get their turn."""
         total = len(nodes)
-        enough = feasible_nodes_to_find(total)
         start = self._next_start % total
-        feasible: list[NodeInfo] = []
-        rejections: list[Rejection] = []
-        for i in range(total):
-            ni = nodes[(start + i) % total]
-            r = run_filters(pod, ni, cluster)
-            if r is None:
-                feasible.append(ni)
-                if len(feasible) >= enough:
-                    break
-            else:
-                rejections.append(r)
+        feasible, rejections = find_feasible(pod, nodes, cluster, start, feasible_nodes_to_find(total))
         self._next_start = (start + len(feasible) + len(rejections)) % total
         return feasible, rejections
 

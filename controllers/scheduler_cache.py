@@ -5,6 +5,8 @@ so that filtering and scoring hundreds of nodes per pod reads prepared numbers.
 
 from __future__ import annotations
 
+import math
+import sys
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -40,15 +42,17 @@ class NodeInfo:
     non_zero_requested: dict[str, Fraction] = field(default_factory=dict)
     port_use: dict[tuple[str, str, int], int] = field(default_factory=dict)
     #: pods per (namespace, controller uid), and per (namespace, labels) for pods without a controller
-    groups: dict[tuple[str, Any], int] = field(default_factory=dict)
+    groups: dict[str, int] = field(default_factory=dict)
     #: float(non_zero_requested[cpu]), float(non_zero_requested[memory])
     nz_cpu: float = 0.0
     nz_memory: float = 0.0
     _alloc: tuple[int, dict[str, Fraction]] | None = None
-    _node_facts: tuple[Obj, Any] | None = None
+    #: (the node object, its NodeFacts): current while [0] is ``node`` (hot loops read it inline)
+    facts_cache: tuple[Obj, Any] | None = None
     _name: str = ""
-    #: (inputs, LeastAllocated + BalancedAllocation) of the last scoring (scheduler_scoring.py)
-    score_cache: tuple[tuple[float, ...], float] | None = None
+    #: (pod cpu, pod memory, NodeFacts, LeastAllocated + BalancedAllocation) of the last scoring
+    #: (scheduler_scoring.py); dropped when the node's requests change
+    score_cache: tuple[float, float, Any, float] | None = None
 
     @property
     def name(self) -> str:
@@ -73,15 +77,19 @@ class NodeInfo:
 
     def facts(self) -> NodeFacts:
         """What the node object alone decides, computed once per version of the node."""
-        if self._node_facts is None or self._node_facts[0] is not self.node:
-            alloc = self.allocatable
-            max_pods = alloc.get("pods")
-            taints = effective_taints(self.node)
-            self._node_facts = (self.node, NodeFacts(
-                taints=taints, soft_taints=[t for t in taints if t.get("effect") == "PreferNoSchedule"],
-                max_pods=max_pods, max_pods_f=float(max_pods) if max_pods is not None else 0.0,
-                cpu=float(alloc.get("cpu", Fraction(0))), memory=float(alloc.get("memory", Fraction(0)))))
-        return self._node_facts[1]
+        cached = self.facts_cache
+        if cached is not None and cached[0] is self.node:
+            return cached[1]
+        alloc = self.allocatable
+        max_pods = alloc.get("pods")
+        taints = effective_taints(self.node)
+        facts = NodeFacts(
+            taints=taints, soft_taints=[t for t in taints if t.get("effect") == "PreferNoSchedule"],
+            max_pods=max_pods,
+            pod_limit=float(max_pods) if max_pods is not None else math.inf,
+            cpu=float(alloc.get("cpu", Fraction(0))), memory=float(alloc.get("memory", Fraction(0))))
+        self.facts_cache = (self.node, facts)
+        return facts
 
     def add(self, key: str, pod: Obj) -> None:
         if key in self.pods:
@@ -122,6 +130,7 @@ class NodeInfo:
     def _mirror(self) -> None:
         self.nz_cpu = float(self.non_zero_requested.get("cpu", Fraction(0)))
         self.nz_memory = float(self.non_zero_requested.get("memory", Fraction(0)))
+        self.score_cache = None
 
 
 @dataclass
@@ -129,21 +138,27 @@ class NodeFacts:
     taints: list[Obj]
     soft_taints: list[Obj]  # the PreferNoSchedule ones, which scoring reads
     max_pods: Fraction | None
-    max_pods_f: float
+    #: max_pods as a float, infinite when the node sets none
+    pod_limit: float
     cpu: float
     memory: float
     #: static-filter verdicts by the pod's scheduling signature (see PodFacts.signature)
     verdicts: dict[bytes, Rejection | None] = field(default_factory=dict)
 
 
-def group_of(pod: Obj) -> tuple[str, Any]:
-    """The spreading group of a pod: its controller's uid, or its labels if it has no controller."""
+def group_of(pod: Obj) -> str:
+    """The spreading group of a pod: its controller's uid, or its labels if it has no controller.
+
+    An interned string, so that the per-node counts are read without hashing anything anew.
+    """
     ns = meta(pod).get("namespace") or ""
     ref = controller_of(pod)
     if ref:
-        return ns, ("uid", ref.get("uid"))
+        return sys.intern(f"{ns}\0uid\0{ref.get('uid')}")
     lab = labels(pod)
-    return ns, (("labels", frozenset(lab.items())) if lab else ("none", id(pod)))
+    if lab:
+        return sys.intern(f"{ns}\0labels\0" + "\0".join(f"{k}={v}" for k, v in sorted(lab.items())))
+    return f"{ns}\0none\0{id(pod)}"
 
 
 def host_ports(pod: Obj) -> set[tuple[str, str, int]]:
@@ -187,7 +202,7 @@ class PodFacts:
     signature: bytes
     spread: bool
     affinity: bool
-    group: tuple[str, Any] | None
+    group: str | None
 
 
 _last_facts: list[PodFacts] = []

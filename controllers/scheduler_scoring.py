@@ -49,21 +49,21 @@ def _totals(pod: Obj, feasible: list[NodeInfo]) -> list[float]:
 def _resource_score(n: NodeInfo, pod_cpu: float, pod_memory: float) -> float:
     """LeastAllocated + BalancedAllocation of a node for a pod requesting (pod_cpu, pod_memory).
 
-    Kept on the NodeInfo until its requests (or the pod's) change: between two pods of a burst only
-    the node that got the first one changes, so the others answer from this cache.
+    Kept on the NodeInfo until its requests change (NodeInfo drops it), the node object changes or a
+    pod asks with other requests: between two pods of a burst only the node that got the first one
+    changes, so the others answer from this cache.
     """
     node = n.facts()
-    key = (pod_cpu, pod_memory, n.nz_cpu, n.nz_memory, node.cpu, node.memory)
     cached = n.score_cache
-    if cached is not None and cached[0] == key:
-        return cached[1]
+    if cached is not None and cached[2] is node and cached[0] == pod_cpu and cached[1] == pod_memory:
+        return cached[3]
     f_cpu = (n.nz_cpu + pod_cpu) / node.cpu if node.cpu > 0 else 1.0
     f_mem = (n.nz_memory + pod_memory) / node.memory if node.memory > 0 else 1.0
     least = (max(0.0, 1.0 - f_cpu) * MAX + max(0.0, 1.0 - f_mem) * MAX) / 2
     a, b = min(f_cpu, 1.0), min(f_mem, 1.0)
     mean = (a + b) / 2
     balanced = (1 - math.sqrt(((a - mean) ** 2 + (b - mean) ** 2) / 2)) * MAX
-    n.score_cache = (key, least + balanced)
+    n.score_cache = (pod_cpu, pod_memory, node, least + balanced)
     return least + balanced
 
 
@@ -81,13 +81,51 @@ def score_nodes(pod: Obj, feasible: list[NodeInfo]) -> list[NodeInfo]:
     return [feasible[i] for i in order]
 
 
+def _plain_totals(pod: Obj, feasible: list[NodeInfo]) -> list[float] | None:
+    """``_totals`` for the common pod (no preferred node affinity) on nodes without PreferNoSchedule
+    taints, in one pass; None when that does not hold. The same arithmetic, so the same floats."""
+    spec = pod.get("spec") or {}
+    if ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get("preferredDuringSchedulingIgnoredDuringExecution"):
+        return None
+    facts = pod_facts(pod)
+    group = facts.group
+    counts = [n.groups.get(group, 0) for n in feasible] if group else [0] * len(feasible)
+    top = max(counts, default=0)
+    pod_cpu, pod_memory = facts.nz_cpu, facts.nz_memory
+    taint = 3 * MAX  # no node has a PreferNoSchedule taint: all score MAX
+    totals = []
+    for n, count in zip(feasible, counts, strict=True):
+        node = n.facts_cache
+        node = node[1] if node is not None and node[0] is n.node else n.facts()
+        if node.soft_taints:
+            return None
+        cached = n.score_cache
+        if cached is not None and cached[2] is node and cached[0] == pod_cpu and cached[1] == pod_memory:
+            resource = cached[3]
+        else:
+            resource = _resource_score(n, pod_cpu, pod_memory)
+        totals.append(resource + 2 * (MAX - count * MAX / top if top > 0 else MAX) + taint)
+    return totals
+
+
 def best_node(pod: Obj, feasible: list[NodeInfo]) -> NodeInfo:
-    """The first of ``score_nodes`` without sorting the rest."""
-    totals = _totals(pod, feasible)
-    best, best_score = 0, round(totals[0], 6)
-    for i in range(1, len(feasible)):
-        score = round(totals[i], 6)
-        if score > best_score or (score == best_score and (len(feasible[i].pods), feasible[i].name)
-                                  < (len(feasible[best].pods), feasible[best].name)):
-            best, best_score = i, score
-    return feasible[best]
+    """The first of ``score_nodes`` without sorting the rest.
+
+    Scores are compared rounded to 6 decimals; rounding never reorders, so only the nodes whose
+    unrounded score lies within a rounding step of the best can tie with it, and only they are rounded.
+    """
+    totals = _plain_totals(pod, feasible)
+    if totals is None:
+        totals = _totals(pod, feasible)
+    top = max(totals)
+    best_score = round(top, 6)
+    near = top - 2e-6
+    tied = [feasible[i] for i, total in enumerate(totals) if total >= near and round(total, 6) == best_score]
+    if len(tied) == 1:
+        return tied[0]
+    fewest = min(len(n.pods) for n in tied)
+    return min((n for n in tied if len(n.pods) == fewest), key=_name)
+
+
+def _name(n: NodeInfo) -> str:
+    return n.name

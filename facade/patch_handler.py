@@ -46,7 +46,7 @@ async def patch_object(
         warnings.clear()
         try:
             patched = apply_patch(raw_type, obj, body, schema, field_validation=directive, warnings=warnings,
-                                  accepted=accepted)
+                                  accepted=accepted, in_place=True)  # obj: guaranteed_update's fresh copy
             if info.crd is not None and directive != "Ignore":  # unknown = what the CRD schema prunes
                 from facade.crd_fieldvalidation import check_patched_fields
 

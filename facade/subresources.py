@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from facade import errors
 from facade.request import Target, parse_body
-from facade.rest import DeleteOptions, WriteOptions
+from facade.rest import DeleteOptions
 from storage.interface import Stored
 
 if TYPE_CHECKING:
@@ -174,34 +174,10 @@ async def _scale(handler: ResourceHandler, request: Request, t: Target) -> Respo
 
 
 async def _bind(handler: ResourceHandler, request: Request, t: Target) -> Response:
-    rest = handler.rest
-    info = t.info
+    from facade.pod_binding import bind_pod, check_binding
+
     body = await handler._read_body(request)
-    binding = parse_body(body, request.headers.get("content-type", ""))
-    if not isinstance(binding, dict):
-        raise errors.bad_request("the body must be a Binding object")
-    target = binding.get("target") or {}
-    node = target.get("name") or ""
-    if not node:
-        raise errors.invalid_error("Binding", "", t.name, [errors.required("target.name")])
-
-    def mutate(pod: dict[str, Any]) -> dict[str, Any]:
-        pod["metadata"].pop("resourceVersion", None)
-        if pod["metadata"].get("deletionTimestamp"):
-            raise errors.conflict(info.plural, info.group, t.name, "pod is being deleted, cannot be assigned to a host")
-        current = (pod.get("spec") or {}).get("nodeName")
-        if current:
-            raise errors.conflict(info.plural, info.group, t.name,
-                                  f"pod {t.name} is already assigned to node {current!r}".replace("'", '"'))
-        pod.setdefault("spec", {})["nodeName"] = node
-        conds = [c for c in (pod.get("status") or {}).get("conditions") or [] if c.get("type") != "PodScheduled"]
-        from facade.rest import now_rfc3339
-
-        conds.append({"type": "PodScheduled", "status": "True", "lastProbeTime": None,
-                      "lastTransitionTime": now_rfc3339()})
-        pod.setdefault("status", {})["conditions"] = conds
-        return pod
-
-    opts = WriteOptions(field_manager=handler._write_options(request).field_manager, subresource="binding")
-    await rest.guaranteed_update(info, t.namespace, t.name, mutate, opts)
+    binding = check_binding(parse_body(body, request.headers.get("content-type", "")), t.name)
+    await bind_pod(handler.rest, t.namespace, t.name, binding,
+                   dry_run=handler._write_options(request).dry_run)
     return _success(201)

@@ -326,7 +326,17 @@ class ResourceQuotaStrategy(Strategy):
 
 
 class BindingStrategy(Strategy):
-    """Bindings (POST .../bindings or pods/binding): assign a pod to a node."""
+    """Bindings (POST .../bindings or pods/binding): assign a pod to a node; never stored, answered
+    with a Success Status (facade/pod_binding.py changes the pod)."""
+
+    answers_create = True
+
+    async def answer(self, obj: Obj, namespace: str, field_manager: str, ctx: Any) -> Obj:
+        from facade.pod_binding import bind_pod, check_binding
+
+        name = as_dict(obj.get("metadata")).get("name") or ""
+        await bind_pod(ctx, namespace, name, check_binding(obj, name))
+        return {"kind": "Status", "apiVersion": "v1", "metadata": {}, "status": "Success", "code": 201}
 
     def validate(self, obj: Obj) -> list[FieldError]:
         target = as_dict(obj.get("target"))

@@ -63,6 +63,7 @@ def apply_patch(
     field_validation: str = "Warn",
     warnings: list[str] | None = None,
     accepted: Sequence[str] = BUILTIN_PATCH_TYPES,
+    in_place: bool = False,
 ) -> dict:
     """Apply a PATCH request body of the given Content-Type to ``obj``; return the patched object.
 
@@ -71,7 +72,8 @@ def apply_patch(
     it picks Go's lenient or strict decoder, whose messages differ, and decides whether duplicate or
     unknown fields in the body are ``warnings`` (appended to the list given) or a 422. ``accepted``
     lists the patch types the resource serves (``CUSTOM_RESOURCE_PATCH_TYPES`` for custom
-    resources); a type outside it, or apply-patch (not handled here), is 415.
+    resources); a type outside it, or apply-patch (not handled here), is 415. ``in_place``: ``obj`` is
+    the caller's own fresh copy, which a merge patch may change instead of copying it first.
     """
     media = patch_media_type(content_type, accepted)
     if media not in (JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH):
@@ -87,7 +89,7 @@ def apply_patch(
         if media == JSON_PATCH:
             return apply_json_patch(obj, patch, **options)
         if media == MERGE_PATCH:
-            return apply_merge_patch(obj, patch, **options)
+            return apply_merge_patch(obj, patch, in_place=in_place, **options)
         return apply_strategic_merge_patch(obj, patch, schema, **options)
 
 

@@ -22,8 +22,10 @@ def apply_merge_patch(
     field_validation: str = "Warn",
     warnings: list[str] | None = None,
     duplicates: list[str] | None = None,
+    in_place: bool = False,
 ) -> dict:
-    """Apply a decoded merge patch to ``obj``; return a new object (inputs are not changed).
+    """Apply a decoded merge patch to ``obj``; return a new object (inputs are not changed, unless
+    ``in_place``: then ``obj``, a fresh copy the caller gives away, becomes the result).
 
     Under fieldValidation Warn (the default) or Strict the body must decode into a map, as Go's strict
     decoder checks first; ``duplicates`` are the body's duplicate-field errors, reported as warnings
@@ -37,7 +39,7 @@ def apply_merge_patch(
     if isinstance(patch, list):
         doc: Any = [_pruned(v) for v in patch]
     else:
-        doc = gojson.deep_copy(obj)
+        doc = obj if in_place else gojson.deep_copy(obj)
         _merge_docs(doc, patch)
     return finish(doc, list(duplicates or ()) if strict else [], field_validation, warnings)
 
