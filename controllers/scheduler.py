@@ -23,7 +23,15 @@ from controllers.clock import Clock, RealClock
 from controllers.event_recorder import NORMAL, WARNING, EventRecorder
 from controllers.informer import Informer
 from controllers.pod_facts import is_terminal, meta
-from controllers.scheduler_filters import Cluster, NodeInfo, Rejection, find_feasible, fit_error
+from controllers.scheduler_filters import (
+    Cluster,
+    NodeInfo,
+    Rejection,
+    find_feasible,
+    fit_error,
+    pod_facts,
+    static_verdict,
+)
 from controllers.scheduler_scoring import best_node
 from facade.errors import APIError
 
@@ -36,6 +44,8 @@ FLUSH_INTERVAL = 30.0
 
 
 MIN_FEASIBLE_NODES = 100
+#: from this many nodes on, pods with only node-level needs are placed through the numpy node table
+VECTOR_MIN_NODES = 100
 MIN_FEASIBLE_PERCENT = 5
 
 
@@ -65,6 +75,7 @@ class Scheduler(Controller):
         self._last_failure: dict[str, str] = {}
         self._flush_pending = False
         self._sorted_nodes: tuple[int, list[NodeInfo]] | None = None
+        self._table: Any = None  # scheduler_table.NodeTable over _sorted_nodes, from VECTOR_MIN_NODES
         self._nodes_version = 0  # bumped when the set of nodes changes
         self._next_start = 0
         self.pods.add_handler(self._on_pod)
@@ -126,7 +137,7 @@ class Scheduler(Controller):
             if ni is None:
                 self.node_infos[name] = NodeInfo(node)
             else:
-                ni.node = node
+                ni.set_node(node)
         self._cluster_changed()
 
     def _cluster_changed(self) -> None:
@@ -160,6 +171,13 @@ class Scheduler(Controller):
         if self._sorted_nodes is None or self._sorted_nodes[0] != self._nodes_version:
             nodes = [ni for name, ni in sorted(self.node_infos.items()) if name in self.nodes.cache]
             self._sorted_nodes = (self._nodes_version, nodes)
+            if self._table is not None:
+                self._table.detach()
+                self._table = None
+            if len(nodes) >= VECTOR_MIN_NODES:
+                from controllers.scheduler_table import NodeTable
+
+                self._table = NodeTable(nodes)
         ns_labels = {k: (meta(v).get("labels") or {}) for k, v in self.namespaces.cache.items()}
         return Cluster(self._sorted_nodes[1], ns_labels, list(self.anti_affinity.values()))
 
@@ -184,13 +202,36 @@ class Scheduler(Controller):
         if not cluster.nodes:
             await self._failed(key, pod, NO_NODES)
             return
-        feasible, rejections = self._filter(pod, cluster.nodes, cluster)
-        if not feasible:
-            policy = (pod.get("spec") or {}).get("preemptionPolicy") or ""
-            await self._failed(key, pod, fit_error(len(cluster.nodes), rejections, policy))
-            return
-        best = best_node(pod, feasible)
+        best = self._place_by_table(pod, cluster)
+        if best is None:
+            feasible, rejections = self._filter(pod, cluster.nodes, cluster)
+            if not feasible:
+                policy = (pod.get("spec") or {}).get("preemptionPolicy") or ""
+                await self._failed(key, pod, fit_error(len(cluster.nodes), rejections, policy))
+                return
+            best = best_node(pod, feasible)
         await self._bind(key, pod, best.name)
+
+    def _place_by_table(self, pod: Obj, cluster: Cluster) -> NodeInfo | None:
+        """The node for a pod with only node-level needs, through the node table (the same answer
+        as filtering and scoring node by node); None for any other pod, or when nothing fits."""
+        table = self._table
+        if table is None or table.nodes is not cluster.nodes:
+            return None
+        facts = pod_facts(pod)
+        if facts.host_ports or facts.spread or facts.affinity or cluster.anti_affinity_pods:
+            return None
+        start = self._next_start % table.size
+        found = table.feasible_rows(pod, facts, static_verdict, start, feasible_nodes_to_find(table.size))
+        if found is None:
+            return None
+        rows, examined = found
+        self._next_start = (start + examined) % table.size
+        spec = pod.get("spec") or {}
+        preferred = ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get(
+            "preferredDuringSchedulingIgnoredDuringExecution")
+        best = None if preferred else table.best(facts, rows)
+        return best or best_node(pod, [table.nodes[i] for i in rows.tolist()])
 
     async def _bind(self, key: str, pod: Obj, node: str) -> None:
         ns, name = meta(pod).get("namespace", ""), meta(pod).get("name", "")

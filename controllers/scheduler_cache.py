@@ -53,6 +53,8 @@ class NodeInfo:
     #: (pod cpu, pod memory, NodeFacts, LeastAllocated + BalancedAllocation) of the last scoring
     #: (scheduler_scoring.py); dropped when the node's requests change
     score_cache: tuple[float, float, Any, float] | None = None
+    #: (NodeTable, row) mirroring this node for the vectorized path (scheduler_table.py), if any
+    table_row: tuple[Any, int] | None = None
 
     @property
     def name(self) -> str:
@@ -74,6 +76,13 @@ class NodeInfo:
             status = self.node.get("status") or {}
             self._alloc = (id(self.node), quantity_map(status.get("allocatable") or status.get("capacity")))
         return self._alloc[1]
+
+    def set_node(self, node: Obj) -> None:
+        """A new version of the Node object."""
+        self.node = node
+        if self.table_row is not None:
+            table, row = self.table_row
+            table.sync_node(self, row)
 
     def facts(self) -> NodeFacts:
         """What the node object alone decides, computed once per version of the node."""
@@ -103,7 +112,7 @@ class NodeInfo:
             self.port_use[port] = self.port_use.get(port, 0) + 1
         g = group_of(pod)
         self.groups[g] = self.groups.get(g, 0) + 1
-        self._mirror()
+        self._mirror(g)
 
     def remove(self, key: str) -> None:
         pod = self.pods.pop(key, None)
@@ -125,12 +134,15 @@ class NodeInfo:
             self.groups[g] = n
         else:
             self.groups.pop(g, None)
-        self._mirror()
+        self._mirror(g)
 
-    def _mirror(self) -> None:
+    def _mirror(self, group: str) -> None:
         self.nz_cpu = float(self.non_zero_requested.get("cpu", Fraction(0)))
         self.nz_memory = float(self.non_zero_requested.get("memory", Fraction(0)))
         self.score_cache = None
+        if self.table_row is not None:
+            table, row = self.table_row
+            table.sync_pods(self, row, group)
 
 
 @dataclass

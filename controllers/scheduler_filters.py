@@ -291,6 +291,24 @@ _UNSET: Any = object()
 STATIC_FILTERS = (node_unschedulable, taint_toleration, node_affinity)
 
 
+def static_verdict(pod: Obj, ni: NodeInfo) -> Rejection | None:
+    """The first failing static filter's rejection (they read only the node object and what the pod's
+    signature holds), kept per node version and signature: pods of one template share it."""
+    node_facts = ni.facts()
+    signature = pod_facts(pod).signature
+    verdict = node_facts.verdicts.get(signature, _UNSET)
+    if verdict is _UNSET:
+        verdict = None
+        for f in STATIC_FILTERS:
+            verdict = f(pod, ni)
+            if verdict:
+                break
+        if len(node_facts.verdicts) > 256:
+            node_facts.verdicts.clear()
+        node_facts.verdicts[signature] = verdict
+    return verdict
+
+
 def run_filters(pod: Obj, ni: NodeInfo, cluster: Cluster) -> Rejection | None:
     """The first failing filter's rejection (the framework stops at the first failure per node).
 
@@ -300,16 +318,7 @@ def run_filters(pod: Obj, ni: NodeInfo, cluster: Cluster) -> Rejection | None:
     """
     facts = pod_facts(pod)
     node_facts = ni.facts()
-    verdict = node_facts.verdicts.get(facts.signature, _UNSET)
-    if verdict is _UNSET:
-        verdict = None
-        for f in STATIC_FILTERS:
-            verdict = f(pod, ni)
-            if verdict:
-                break
-        if len(node_facts.verdicts) > 256:
-            node_facts.verdicts.clear()
-        node_facts.verdicts[facts.signature] = verdict
+    verdict = static_verdict(pod, ni)
     if verdict:
         return verdict
     if facts.host_ports:
