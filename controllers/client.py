@@ -16,7 +16,7 @@ from facade import errors
 from facade.resource_table import ResourceInfo
 from facade.rest import DeleteOptions, RestStore, WriteOptions
 from facade.selection import build_predicate
-from storage.interface import Stored
+from storage.interface import RETIRED, Stored
 
 Obj = dict[str, Any]
 
@@ -37,8 +37,12 @@ class Client(Protocol):
     async def update_status(self, api_version: str, plural: str, obj: Obj, namespace: str = "") -> Obj: ...
 
     async def patch(self, api_version: str, plural: str, name: str, patch: Obj, namespace: str = "",
-                    patch_type: str = "application/merge-patch+json", subresource: str = "") -> Obj:
-        """``subresource="status"`` patches the status (how kubelet reports pod and node status)."""
+                    patch_type: str = "application/merge-patch+json", subresource: str = "",
+                    shared: bool = False) -> Obj:
+        """``subresource="status"`` patches the status (how kubelet reports pod and node status).
+
+        ``shared``: the caller only reads the result, so an in-process client may answer with the
+        dict its watchers get for this version (SHARED_KINDS: without managedFields)."""
         ...
 
     async def delete(self, api_version: str, plural: str, name: str, namespace: str = "",
@@ -58,8 +62,6 @@ class Client(Protocol):
 #: (client-go's shared informers). ConfigMaps: the garbage collector, the quota controller and the
 #: root-CA watch all see every write of one, and read it only.
 SHARED_KINDS = {("", "pods"), ("", "configmaps")}
-_SHARED_CAP = 2_048
-_shared: dict[int, tuple[Stored, Obj]] = {}
 
 
 def _parse(stored: Stored) -> Obj:
@@ -67,18 +69,17 @@ def _parse(stored: Stored) -> Obj:
 
 
 def _shared_parse(stored: Stored) -> Obj:
-    """The one parsed dict of this stored version (kept while recent; the Stored is held so ids stay unique)."""
-    hit = _shared.get(id(stored))
-    if hit is not None and hit[0] is stored:
-        return hit[1]
+    """The one parsed dict of this stored version, kept on it while it is the current version
+    (``Stored.decoded``; the store drops it once superseded), so every watcher gets the same dict."""
+    obj = stored.decoded
+    if obj is not None and obj is not RETIRED:
+        return obj
     obj = orjson.loads(stored.data)
     # as kube-controller-manager's informers do (a transform that trims them): no in-process
     # watcher reads managedFields, and they are half of a pod's memory
     (obj.get("metadata") or {}).pop("managedFields", None)
-    if len(_shared) >= _SHARED_CAP:
-        for k in list(_shared)[:_SHARED_CAP // 4]:
-            del _shared[k]
-    _shared[id(stored)] = (stored, obj)
+    if stored.decoded is None:
+        stored.decoded = obj
     return obj
 
 
@@ -145,7 +146,8 @@ class InProcessClient:
         return self._obj(out)
 
     async def patch(self, api_version: str, plural: str, name: str, patch: Obj, namespace: str = "",
-                    patch_type: str = "application/merge-patch+json", subresource: str = "") -> Obj:
+                    patch_type: str = "application/merge-patch+json", subresource: str = "",
+                    shared: bool = False) -> Obj:
         from facade.patch import apply_patch
 
         info = self._info(api_version, plural)
@@ -153,8 +155,11 @@ class InProcessClient:
         schema = self.rest.schema_for(info)
         out = await self.rest.guaranteed_update(
             # the body is orjson's dump of a dict: no duplicate keys to look for, no warnings to return
-            info, namespace, name, lambda o: apply_patch(patch_type, o, body, schema, field_validation="Ignore", in_place=True),
+            info, namespace, name,
+            lambda o: apply_patch(patch_type, o, body, schema, field_validation="Ignore", in_place=True),
             WriteOptions(field_manager=self.manager, subresource=subresource))
+        if shared and isinstance(out, Stored) and (info.group, info.plural) in SHARED_KINDS:
+            return _shared_parse(out)
         return self._obj(out)
 
     async def delete(self, api_version: str, plural: str, name: str, namespace: str = "",

@@ -180,7 +180,8 @@ class RemoteClient:
         return await self.request("PUT", path, obj, params={"fieldManager": self.field_manager})
 
     async def patch(self, api_version: str, plural: str, name: str, patch: Obj, namespace: str = "",
-                    patch_type: str = "application/merge-patch+json", subresource: str = "") -> Obj:
+                    patch_type: str = "application/merge-patch+json", subresource: str = "",
+                    shared: bool = False) -> Obj:
         return await self.request("PATCH", resource_path(api_version, plural, namespace, name, subresource), patch,
                                   params={"fieldManager": self.field_manager}, content_type=patch_type)
 

@@ -502,7 +502,7 @@ class PodWorker:
             return
         try:
             out = await self.agent.client.patch("v1", "pods", self.name, {"status": status}, self.namespace,
-                                                subresource="status")
+                                                subresource="status", shared=True)  # self.pod is read only
         except APIError as e:
             if e.code == 404:
                 self.deleted()

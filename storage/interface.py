@@ -16,10 +16,21 @@ from typing import Any, Protocol
 Predicate = Callable[["Stored"], bool]
 
 
-class Stored:
-    """One stored version of an object. Immutable once written."""
+#: ``Stored.decoded`` of a version that is no longer current: readers must not keep a decoding on it
+RETIRED: Any = object()
 
-    __slots__ = ("key", "rv", "data", "labels", "fields", "uid")
+
+class Stored:
+    """One stored version of an object. Immutable once written.
+
+    ``decoded`` is a cache a reader may fill with its decoding of ``data`` (read-only, shared by
+    whoever asks next). The store keeps it while this is the current version and for a bounded
+    while after a newer version or a deletion superseded it (watchers that lag still share it), then
+    sets it to ``RETIRED``, which drops the decoding: the history this version stays in never pins
+    decoded objects.
+    """
+
+    __slots__ = ("key", "rv", "data", "labels", "fields", "uid", "decoded")
 
     def __init__(
         self, key: str, rv: int, data: bytes, labels: dict[str, str] | None, fields: dict[str, str] | None, uid: str
@@ -30,6 +41,10 @@ class Stored:
         self.labels = labels
         self.fields = fields
         self.uid = uid
+        self.decoded: Any = None
+
+    def retire(self) -> None:
+        self.decoded = RETIRED
 
     def __repr__(self) -> str:
         return f"Stored({self.key!r}, rv={self.rv})"

@@ -35,6 +35,9 @@ from storage.interface import (
 DEFAULT_HISTORY = 20_000
 """Events kept per resource; a watch or continue token older than these gets 410 Expired."""
 
+RECENTLY_SUPERSEDED = 4_096
+"""Superseded versions whose ``Stored.decoded`` is kept for watchers still to see them."""
+
 WATCHER_BUFFER = 50_000
 """Events a slow watcher may fall behind by before it is closed (as kube-apiserver's cacher does)."""
 
@@ -148,6 +151,7 @@ class MemoryStore:
         self._rv = 1
         self._resources: dict[str, _Resource] = {}
         self._history_cap = history
+        self._recent: deque[Stored] = deque()  # superseded versions still allowed a decoding
 
     @property
     def rv(self) -> int:
@@ -168,6 +172,13 @@ class MemoryStore:
             del hist[:cut]
         for w in list(res.watchers):
             w.push(ev)
+
+    def _superseded(self, stored: Stored) -> None:
+        """Keep ``stored``'s decoding for a while (lagging watchers share it), then drop it."""
+        recent = self._recent
+        recent.append(stored)
+        if len(recent) > RECENTLY_SUPERSEDED:
+            recent.popleft().retire()
 
     def _stamp(self, obj: dict[str, Any], key: str, fields: dict[str, str] | None) -> Stored:
         self._rv += 1
@@ -220,6 +231,7 @@ class MemoryStore:
             raise PreconditionFailed(prev, "resourceVersion")
         stored = self._stamp(obj, key, fields)
         res.objects[key] = stored
+        self._superseded(prev)
         self._record(res, Event("MODIFIED", stored.rv, stored, prev))
         return stored
 
@@ -234,6 +246,8 @@ class MemoryStore:
             raise PreconditionFailed(prev, "resourceVersion")
         self._rv += 1
         gone = _with_rv(prev, self._rv)
+        self._superseded(prev)
+        self._superseded(gone)
         del res.objects[key]
         self._record(res, Event("DELETED", self._rv, gone, prev))
         return gone

@@ -212,3 +212,48 @@ def test_store_agrees_with_a_dictionary_model_and_pages_cover_the_list(ops, limi
         assert [s.key for s in paged] == [s.key for s in full]
 
     asyncio.run(go())
+
+
+def test_a_decoding_kept_on_a_version_is_dropped_a_while_after_it_is_superseded(store):
+    from storage.interface import RETIRED
+    from storage.memory import RECENTLY_SUPERSEDED
+
+    async def go():
+        first = await store.create("configmaps", "default/a", cm("a"), None)
+        first.decoded = {"parsed": 1}  # a reader's decoding, shared while this version is current
+        second = await store.update("configmaps", "default/a", cm("a", x="1"), None)
+        assert first.decoded == {"parsed": 1}  # superseded moments ago: lagging watchers still share it
+        assert second.decoded is None
+        for i in range(RECENTLY_SUPERSEDED):
+            await store.update("configmaps", "default/a", cm("a", x=str(i + 2)), None)
+        assert first.decoded is RETIRED  # the history keeps the version, not its decoding
+        current = await store.get("configmaps", "default/a")
+        assert current.decoded is None
+
+    run(go())
+
+
+def test_in_process_watchers_share_one_parsed_dict_per_pod_version():
+    from controllers.client import InProcessClient
+    from facade.kinds import builtin_table
+    from facade.rest import RestStore
+
+    async def go():
+        rest = RestStore(MemoryStore(), builtin_table())
+        client = InProcessClient(rest, "test")
+        await client.create("v1", "namespaces", {"metadata": {"name": "ns"}})
+        watches = [client.watch("v1", "pods", "1", "ns") for _ in range(3)]
+        pod = {"metadata": {"name": "p"}, "spec": {"containers": [{"name": "c", "image": "busybox"}]}}
+        await client.create("v1", "pods", pod, "ns")
+        seen = [await anext(w) for w in watches]
+        assert [t for t, _ in seen] == ["ADDED"] * 3
+        assert seen[0][1] is seen[1][1] is seen[2][1]
+        assert "managedFields" not in seen[0][1]["metadata"]
+        # a reader that asks for the shared result of its patch gets the dict the watchers get
+        out = await client.patch("v1", "pods", "p", {"metadata": {"labels": {"a": "b"}}}, "ns", shared=True)
+        events = [await anext(w) for w in watches]
+        assert all(obj is out for _, obj in events)
+        for w in watches:
+            await w.aclose()
+
+    run(go())
