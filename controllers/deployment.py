@@ -16,7 +16,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from controllers.base import Controller
+from controllers.base import Controller, key_of
 from controllers.client import Client
 from controllers.clock import Clock, RealClock
 from controllers.deployment_util import (
@@ -61,6 +61,7 @@ from controllers.deployment_util import (
 )
 from controllers.event_recorder import NORMAL, WARNING, EventRecorder
 from controllers.informer import Informer
+from controllers.owner_index import OwnerIndex
 from controllers.pod_facts import controller_of, is_terminal, labels, meta, parse_time, selector_of
 from controllers.replicaset import STATUS_COALESCE, new_controller_ref
 from controllers.template_hash import compute_hash
@@ -79,6 +80,7 @@ class DeploymentController(Controller):
         self.clock = clock or RealClock()
         self.rss = Informer(client, "apps/v1", "replicasets", "deployment-controller-replicasets")
         self.pods = Informer(client, "v1", "pods", "deployment-controller-pods")
+        self.rs_index = OwnerIndex(self.rss)  # a Deployment's ReplicaSets and the orphans, by uid
         self.rss.add_handler(self._on_rs)
         self.pods.add_handler(self._on_pod)
         self.recorder = EventRecorder(client, self.name, self.clock)
@@ -94,6 +96,7 @@ class DeploymentController(Controller):
         return key if d is not None and meta(d).get("uid") == ref.get("uid") else None
 
     def _on_rs(self, ev_type: str, rs: Obj, old: Obj | None) -> None:
+        self.rs_index.reindex(key_of(rs))
         owner = self._owner(rs)
         old_owner = None
         if old is not None:
@@ -167,9 +170,7 @@ class DeploymentController(Controller):
         selector = selector_of((d.get("spec") or {}).get("selector"))
         deleting = bool(meta(d).get("deletionTimestamp"))
         owned = []
-        for rs in list(self.rss.cache.values()):
-            if meta(rs).get("namespace") != ns:
-                continue
+        for rs in self.rs_index.candidates(ns, uid or ""):
             ref = controller_of(rs)
             if ref is not None and ref.get("uid") != uid:
                 continue  # another controller's: neither kept nor adopted (no selector match needed)
@@ -185,6 +186,10 @@ class DeploymentController(Controller):
                     owned.append(adopted)
         return owned
 
+    def _remember_rs(self, rs: Obj) -> None:
+        self.rss.remember(rs)
+        self.rs_index.reindex(key_of(rs))
+
     async def _set_refs(self, rs: Obj, refs: list[Obj]) -> Obj | None:
         body = {"metadata": {"ownerReferences": refs or None, "resourceVersion": meta(rs).get("resourceVersion")}}
         try:
@@ -193,7 +198,7 @@ class DeploymentController(Controller):
             if e.code in (404, 409):
                 return None
             raise
-        self.rss.remember(out)
+        self._remember_rs(out)
         return out
 
     # -- writes ----------------------------------------------------------------------------------
@@ -221,7 +226,7 @@ class DeploymentController(Controller):
 
     async def _update_rs(self, rs: Obj) -> Obj:
         out = await self.client.update("apps/v1", "replicasets", rs, meta(rs).get("namespace", ""))
-        self.rss.remember(out)
+        self._remember_rs(out)
         return out
 
     async def _scale_rs(self, d: Obj, rs: Obj, new_scale: int, operation: str = "") -> tuple[bool, Obj]:
@@ -285,7 +290,7 @@ class DeploymentController(Controller):
         already = False
         try:
             created = await self.client.create("apps/v1", "replicasets", new_rs, meta(d).get("namespace", ""))
-            self.rss.remember(created)
+            self._remember_rs(created)
         except APIError as e:
             if e.code == 409 and e.reason == "AlreadyExists":
                 already = True

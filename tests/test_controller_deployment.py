@@ -216,3 +216,28 @@ def test_revision_history_limit_deletes_old_replicasets(fc: Server) -> None:
             rollout_status(fc, n)
         wait_for(lambda: len(rss(fc, n)) == 2)
     assert [r["metadata"]["annotations"]["deployment.kubernetes.io/revision"] for r in rss(fc, n)] == ["3", "4"]
+
+
+def test_an_orphan_replicaset_is_adopted_and_one_relabelled_away_is_released(fc: Server) -> None:
+    n = ns(fc, "adoption")
+    orphan = {"apiVersion": "apps/v1", "kind": "ReplicaSet", "metadata": {"name": "web-orphan", "labels": {"app": "web"}},
+              "spec": {"replicas": 0, "selector": {"matchLabels": {"app": "web"}},
+                       "template": {"metadata": {"labels": {"app": "web"}},
+                                    "spec": {"containers": [{"name": "web", "image": "nginx:1.24"}]}}}}
+    code, _, out = fc.request("POST", f"/apis/apps/v1/namespaces/{n}/replicasets", json.dumps(orphan).encode())
+    assert code == 201, out
+    code, _, out = fc.request("POST", f"/apis/apps/v1/namespaces/{n}/deployments", json.dumps(deployment(1)).encode())
+    assert code == 201, out
+    uid = json.loads(out)["metadata"]["uid"]
+    path = f"/apis/apps/v1/namespaces/{n}/replicasets/web-orphan"
+
+    def controller() -> str | None:
+        refs = get(fc, path)["metadata"].get("ownerReferences") or []
+        return next((r["uid"] for r in refs if r.get("controller")), None)
+
+    wait_for(lambda: controller() == uid)
+    patch = {"metadata": {"labels": {"app": "elsewhere"}}}
+    code, _, out = fc.request("PATCH", path, json.dumps(patch).encode(),
+                              headers={"Content-Type": "application/merge-patch+json"})
+    assert code == 200, out
+    wait_for(lambda: controller() is None)
