@@ -53,14 +53,29 @@ class HostProcess:
         return await asyncio.shield(self._exited)
 
 
+def _loop_owned(loop: asyncio.AbstractEventLoop, pipe: IO[bytes], mode: str) -> IO[bytes]:
+    """The pipe's descriptor as a file object that never closes it: the loop's transport closes the
+    descriptor itself. uvloop closes it through libuv and then closes the file object it was given
+    as well; a file object that still owned the descriptor would close that number a second time,
+    by then possibly another thread's new descriptor (pod network setup saw EBADF and EINVAL).
+    The original file object is closed here, on a duplicate, so its close cannot hit anyone.
+    asyncio's own loops close only the file object: they get it as it is."""
+    if not type(loop).__module__.startswith("uvloop"):
+        return pipe
+    fd = os.dup(pipe.fileno())
+    pipe.close()
+    return open(fd, mode, buffering=0, closefd=False)  # noqa: SIM115 - the transport owns ``fd``
+
+
 async def _reader(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> asyncio.StreamReader:
     reader = asyncio.StreamReader(limit=2**16, loop=loop)
-    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), pipe)
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader, loop=loop), _loop_owned(loop, pipe, "rb"))
     return reader
 
 
 async def _writer(loop: asyncio.AbstractEventLoop, pipe: IO[bytes]) -> asyncio.StreamWriter:
-    transport, protocol = await loop.connect_write_pipe(lambda: asyncio.streams.FlowControlMixin(loop), pipe)
+    transport, protocol = await loop.connect_write_pipe(lambda: asyncio.streams.FlowControlMixin(loop),
+                                                       _loop_owned(loop, pipe, "wb"))
     return asyncio.StreamWriter(transport, protocol, None, loop)
 
 

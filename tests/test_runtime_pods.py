@@ -22,12 +22,11 @@ from runtime_helpers import (
 )
 
 
-def test_busybox_pod_is_running_within_a_second(server: Server, namespace: str) -> None:
+def test_busybox_pod_runs_with_its_status_and_events(server: Server, namespace: str) -> None:
+    # how fast it gets there is `kubefacade bench pods`'s to say (conformance/podbench.py)
     node = node_name(server)
-    t0 = time.monotonic()
     create(server, namespace, busybox("sleeper", node, "sleep 3600"))
-    pod = wait_pod(server, namespace, "sleeper", lambda p: phase(p) == "Running", timeout=1.0)
-    assert time.monotonic() - t0 < 1.0
+    pod = wait_pod(server, namespace, "sleeper", lambda p: phase(p) == "Running", timeout=20)
     st = cstatus(pod)
     assert st["ready"] is True and st["started"] is True and st["restartCount"] == 0
     assert "running" in st["state"] and st["lastState"] == {}
@@ -51,9 +50,9 @@ def test_busybox_pod_is_running_within_a_second(server: Server, namespace: str) 
     assert "1/1" in out and "Running" in out
 
 
-def test_hundred_pods_run_in_under_fifteen_seconds(server: Server, namespace: str) -> None:
+def test_a_hundred_pods_created_at_once_all_run(server: Server, namespace: str) -> None:
+    # how fast is `kubefacade bench pods` (conformance/podbench.py); this checks that they all get there
     node = node_name(server)
-    t0 = time.monotonic()
     for i in range(100):
         create(server, namespace, busybox(f"p{i}", node, "sleep 3600"))
 
@@ -61,8 +60,11 @@ def test_hundred_pods_run_in_under_fifteen_seconds(server: Server, namespace: st
         code, _, body = server.request("GET", f"/api/v1/namespaces/{namespace}/pods?fieldSelector=status.phase%3DRunning")
         return len(json.loads(body)["items"]) == 100
 
-    wait_for(all_running, timeout=15, what="100 running pods")
-    assert time.monotonic() - t0 < 15
+    wait_for(all_running, timeout=60, what="100 running pods")
+    code, _, body = server.request("GET", f"/api/v1/namespaces/{namespace}/events?fieldSelector=type%3DWarning")
+    assert code == 200, body
+    # e.g. no FailedCreatePodSandBox: a pipe descriptor closed twice once broke other pods' network setup
+    assert [(e["reason"], e["message"]) for e in json.loads(body)["items"]] == []
     server.kubectl("delete", "pods", "--all", "-n", namespace, "--wait=false")
 
 
