@@ -15,9 +15,7 @@ from __future__ import annotations
 import argparse
 import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import orjson
@@ -29,7 +27,7 @@ from conformance.nodeportbench import answers, node_ready
 from conformance.phases import create_namespace
 from conformance.plainwrk import run_plain
 from conformance.procstat import cpu_seconds
-from conformance.serverbench import DEFAULT_SERVER_CMD, free_port, launch, wait_ready
+from conformance.serverbench import DEFAULT_SERVER_CMD, free_port, serving
 from conformance.wrk_runner import WrkError, wrk_binary
 
 
@@ -56,14 +54,11 @@ def measure(backend: Backend, port: int, args: argparse.Namespace, pids: list[in
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
-    data_dir = Path(tempfile.mkdtemp(prefix="kubefacade-ingressbench-"))
     port = free_port()
-    server = launch([*DEFAULT_SERVER_CMD, "--ingress-http-port", str(port), "--ingress-https-port", "0"], data_dir)
     report: dict[str, Any] = {"connections": args.connections, "threads": args.threads,
                               "duration_s": args.duration, "variants": {}}
-    try:
-        wait_ready(server)
-        wait("the server's kubeconfig", lambda: server.kubeconfig, 10)
+    cmd = [*DEFAULT_SERVER_CMD, "--ingress-http-port", str(port), "--ingress-https-port", "0"]
+    with serving(cmd, "kubefacade-ingressbench-") as server:
         pids = server.pids()
         with Connection(load_kubeconfig(str(server.kubeconfig), None)) as conn:
             wait("a Ready node", lambda: node_ready(conn), 60)
@@ -79,9 +74,6 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 report["variants"][kind] = measure(backend, port, args, pids)
                 conn.request("DELETE", f"/apis/networking.k8s.io/v1/namespaces/{ns}/ingresses/bench")
                 wait("the Ingress gone", lambda: not answers("127.0.0.1", port), 10)
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
     return report
 
 

@@ -13,14 +13,14 @@ request: the bar's case) and for a keep-alive server (bytes relayed over long-li
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import os
 import shlex
 import shutil
 import sys
-import tempfile
 import time
-from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -31,7 +31,7 @@ from conformance.nodeport_pods import Backend, deploy, wait
 from conformance.phases import create_namespace
 from conformance.plainwrk import run_plain
 from conformance.procstat import cpu_seconds
-from conformance.serverbench import DEFAULT_SERVER_CMD, ServerProcess, launch, wait_ready
+from conformance.serverbench import DEFAULT_SERVER_CMD, serving
 from conformance.stats import median
 from conformance.wrk_runner import WrkError, wrk_binary
 
@@ -181,13 +181,15 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def launch_with_mode(cmd: list[str], data_dir: Path, mode: str) -> ServerProcess:
-    """Start the server; ``userspace`` reaches its node proxy as ``KUBEFACADE_PROXY_MODE``."""
+@contextlib.contextmanager
+def proxy_mode(mode: str) -> Iterator[None]:
+    """While the bench's server starts and runs: ``userspace`` reaches its node proxy as
+    ``KUBEFACADE_PROXY_MODE`` (the environment it inherits)."""
     saved = os.environ.get(MODE_ENV)
     if mode == "userspace":
         os.environ[MODE_ENV] = "userspace"
     try:
-        return launch(cmd, data_dir)
+        yield
     finally:
         if saved is None:
             os.environ.pop(MODE_ENV, None)
@@ -198,30 +200,23 @@ def launch_with_mode(cmd: list[str], data_dir: Path, mode: str) -> ServerProcess
 def main(argv: list[str]) -> int:
     """`kubefacade bench nodeport [options]`; exit status 2 when it cannot run, 1 on request errors."""
     args = build_parser().parse_args(argv)
-    server: ServerProcess | None = None
-    data_dir: Path | None = None
     try:
-        wrk_binary()
-        kubeconfig = args.kubeconfig
-        pids: list[int] = []
-        if not kubeconfig:
-            if shutil.which("busybox") is None:
-                raise WrkError("busybox is not installed (apt-get install busybox-static): the pods run busybox httpd")
-            data_dir = Path(tempfile.mkdtemp(prefix="kubefacade-nodeport-"))
-            server = launch_with_mode(shlex.split(args.server_cmd) if args.server_cmd else DEFAULT_SERVER_CMD,
-                                      data_dir, args.proxy_mode)
-            wait_ready(server)
-            wait("the server's kubeconfig", lambda: server is not None and server.kubeconfig, 10)
-            kubeconfig = str(server.kubeconfig)
-            pids = server.pids()
-        report = run(args, kubeconfig, pids)
+        with contextlib.ExitStack() as stack:
+            wrk_binary()
+            kubeconfig = args.kubeconfig
+            pids: list[int] = []
+            if not kubeconfig:
+                if shutil.which("busybox") is None:
+                    raise WrkError("busybox is not installed (apt-get install busybox-static): "
+                                   "the pods run busybox httpd")
+                stack.enter_context(proxy_mode(args.proxy_mode))
+                cmd = shlex.split(args.server_cmd) if args.server_cmd else DEFAULT_SERVER_CMD
+                server = stack.enter_context(serving(cmd, "kubefacade-nodeport-"))
+                kubeconfig = str(server.kubeconfig)
+                pids = server.pids()
+            report = run(args, kubeconfig, pids)
     except (KubeconfigError, HTTPError, WrkError, TimeoutError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if server is not None:
-            server.stop()
-        if data_dir is not None:
-            shutil.rmtree(data_dir, ignore_errors=True)
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() if args.json else format_nodeport(report))
     return 1 if report["errors"] else 0

@@ -21,14 +21,11 @@ from __future__ import annotations
 import argparse
 import contextlib
 import shlex
-import shutil
 import socket
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from queue import Queue
 from typing import Any
 from urllib.parse import quote
@@ -41,7 +38,7 @@ from conformance.nodeport_pods import wait
 from conformance.nodeportbench import node_ready
 from conformance.phases import create_namespace
 from conformance.procstat import children_cpu_seconds, cpu_seconds, is_local_host, pids_listening_on
-from conformance.serverbench import DEFAULT_SERVER_CMD, ServerProcess, launch, wait_ready
+from conformance.serverbench import DEFAULT_SERVER_CMD, serving
 from conformance.stats import median
 
 BAR_SINGLE_S = 1.0
@@ -299,32 +296,23 @@ def main(argv: list[str]) -> int:
     if args.pods < 1 or args.runs < 1:
         print("error: --pods and --runs must be at least 1", file=sys.stderr)
         return 2
-    server: ServerProcess | None = None
-    data_dir: Path | None = None
     try:
-        kubeconfig = args.kubeconfig
-        pids: list[int] = []
-        if kubeconfig:
-            pids = server_pids(load_kubeconfig(kubeconfig, args.context), args.server_pid)
-        else:
-            cmd = shlex.split(args.server_cmd) if args.server_cmd else [
-                *DEFAULT_SERVER_CMD, "--ingress-http-port", "0", "--ingress-https-port", "0"]
-            if args.no_pod_isolation:
-                cmd.append("--no-pod-isolation")
-            data_dir = Path(tempfile.mkdtemp(prefix="kubefacade-pods-"))
-            server = launch(cmd, data_dir)
-            wait_ready(server)
-            wait("the server's kubeconfig", lambda: server is not None and server.kubeconfig, 10)
-            kubeconfig = str(server.kubeconfig)
-            pids = server.pids()
-        report = run(args, kubeconfig, pids)
+        with contextlib.ExitStack() as stack:
+            kubeconfig = args.kubeconfig
+            pids: list[int] = []
+            if kubeconfig:
+                pids = server_pids(load_kubeconfig(kubeconfig, args.context), args.server_pid)
+            else:
+                cmd = shlex.split(args.server_cmd) if args.server_cmd else [
+                    *DEFAULT_SERVER_CMD, "--ingress-http-port", "0", "--ingress-https-port", "0"]
+                if args.no_pod_isolation:
+                    cmd.append("--no-pod-isolation")
+                server = stack.enter_context(serving(cmd, "kubefacade-pods-"))
+                kubeconfig = str(server.kubeconfig)
+                pids = server.pids()
+            report = run(args, kubeconfig, pids)
     except (KubeconfigError, HTTPError, TimeoutError, RuntimeError, OSError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    finally:
-        if server is not None:
-            server.stop()
-        if data_dir is not None:
-            shutil.rmtree(data_dir, ignore_errors=True)
     print(orjson.dumps(report, option=orjson.OPT_INDENT_2).decode() if args.json else format_pods(report))
     return 0

@@ -21,12 +21,9 @@ from __future__ import annotations
 import argparse
 import math
 import shlex
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -35,7 +32,7 @@ import orjson
 from conformance.httpclient import Connection, HTTPError
 from conformance.kubeconfig import ClusterAccess, KubeconfigError, load_kubeconfig
 from conformance.procstat import cpu_seconds, is_local_host, peak_rss_bytes, pids_listening_on
-from conformance.serverbench import DEFAULT_SERVER_CMD, ServerProcess, launch, wait_ready
+from conformance.serverbench import DEFAULT_SERVER_CMD, serving
 
 MIB = 1024 * 1024
 IMAGE = "registry.k8s.io/pause:3.9"
@@ -240,15 +237,9 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         return report
     cmd = [*(shlex.split(args.server_cmd) if args.server_cmd else DEFAULT_SERVER_CMD),
            "--sim-nodes", str(nodes), "--no-node", *shlex.split(args.server_args)]
-    data_dir = Path(tempfile.mkdtemp(prefix="kubefacade-scale-"))
     started = time.monotonic()
-    server: ServerProcess = launch(cmd, data_dir)
-    try:
-        wait_ready(server, timeout=max(120.0, nodes * 0.5))
-        deadline = time.monotonic() + 10
-        while server.kubeconfig is None and time.monotonic() < deadline:
-            time.sleep(0.01)
-        access = load_kubeconfig(str(server.kubeconfig or data_dir / "kubeconfig"))
+    with serving(cmd, "kubefacade-scale-", ready_timeout=max(120.0, nodes * 0.5)) as server:
+        access = load_kubeconfig(str(server.kubeconfig))
         with Connection(access) as conn:
             ready = wait_nodes(conn, nodes, timeout=max(60.0, nodes * 0.2))
         report.update(command=cmd, sim_nodes=nodes, nodes_ready=ready,
@@ -257,9 +248,6 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
         report.update(run_scenario(Target(access, pids), args))
         report.update(server_figures(pids))
         return report
-    finally:
-        server.stop()
-        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def format_scale(report: dict[str, Any]) -> str:

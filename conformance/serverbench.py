@@ -8,6 +8,7 @@ start and an empty store: start-up is the time from process launch to the first 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import shlex
 import shutil
 import signal
@@ -18,6 +19,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -113,6 +115,27 @@ def wait_ready(server: ServerProcess, timeout: float = 60.0, interval: float = 0
             return time.monotonic()
         time.sleep(interval)
     raise RuntimeError(f"server not ready after {timeout:g} s: {''.join(server.output)[-2000:]}")
+
+
+@contextlib.contextmanager
+def serving(server_cmd: list[str], prefix: str, ready_timeout: float = 60.0) -> Iterator[ServerProcess]:
+    """A server of the bench's own: started on a free port in a temporary data directory, ready,
+    its kubeconfig written; stopped and its directory removed afterwards, however the bench ends."""
+    data_dir = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        server = launch(server_cmd, data_dir)
+        try:
+            wait_ready(server, timeout=ready_timeout)
+            deadline = time.monotonic() + 10
+            while server.kubeconfig is None:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the server printed no kubeconfig within 10 s")
+                time.sleep(0.01)
+            yield server
+        finally:
+            server.stop()
+    finally:
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def measure_startup(server_cmd: list[str], runs: int = 5) -> dict[str, Any]:
