@@ -69,8 +69,8 @@ def _parse(stored: Stored) -> Obj:
 
 
 def _shared_parse(stored: Stored) -> Obj:
-    """The one parsed dict of this stored version, kept on it while it is the current version
-    (``Stored.decoded``; the store drops it once superseded), so every watcher gets the same dict."""
+    """The one parsed dict of this stored version, kept on it (``Stored.decoded``) while it is current
+    and for a while after it is superseded, so every watcher gets the same dict."""
     obj = stored.decoded
     if obj is not None and obj is not RETIRED:
         return obj

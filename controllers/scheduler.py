@@ -30,7 +30,6 @@ from controllers.scheduler_filters import (
     find_feasible,
     fit_error,
     pod_facts,
-    static_verdict,
 )
 from controllers.scheduler_scoring import best_node
 from facade.errors import APIError
@@ -222,7 +221,7 @@ class Scheduler(Controller):
         if facts.host_ports or facts.spread or facts.affinity or cluster.anti_affinity_pods:
             return None
         start = self._next_start % table.size
-        found = table.feasible_rows(pod, facts, static_verdict, start, feasible_nodes_to_find(table.size))
+        found = table.feasible_rows(pod, facts, start, feasible_nodes_to_find(table.size))
         if found is None:
             return None
         rows, examined = found

@@ -47,8 +47,7 @@ class NodeInfo:
     nz_cpu: float = 0.0
     nz_memory: float = 0.0
     _alloc: tuple[int, dict[str, Fraction]] | None = None
-    #: (the node object, its NodeFacts): current while [0] is ``node`` (hot loops read it inline)
-    facts_cache: tuple[Obj, Any] | None = None
+    _facts: tuple[Obj, Any] | None = None  # (the node object, its NodeFacts)
     _name: str = ""
     #: (pod cpu, pod memory, NodeFacts, LeastAllocated + BalancedAllocation) of the last scoring
     #: (scheduler_scoring.py); dropped when the node's requests change
@@ -86,7 +85,7 @@ class NodeInfo:
 
     def facts(self) -> NodeFacts:
         """What the node object alone decides, computed once per version of the node."""
-        cached = self.facts_cache
+        cached = self._facts
         if cached is not None and cached[0] is self.node:
             return cached[1]
         alloc = self.allocatable
@@ -97,7 +96,7 @@ class NodeInfo:
             max_pods=max_pods,
             pod_limit=float(max_pods) if max_pods is not None else math.inf,
             cpu=float(alloc.get("cpu", Fraction(0))), memory=float(alloc.get("memory", Fraction(0))))
-        self.facts_cache = (self.node, facts)
+        self._facts = (self.node, facts)
         return facts
 
     def add(self, key: str, pod: Obj) -> None:

@@ -343,42 +343,17 @@ def run_filters(pod: Obj, ni: NodeInfo, cluster: Cluster) -> Rejection | None:
 def find_feasible(pod: Obj, nodes: list[NodeInfo], cluster: Cluster, start: int,
                   enough: int) -> tuple[list[NodeInfo], list[Rejection]]:
     """Run the filters on ``nodes`` from index ``start`` round, stopping once ``enough`` fit: the
-    feasible nodes and the rejections of the others, in the order examined.
-
-    A pod with nothing but node-level checks to pass (no host ports, requests, required spreading or
-    inter-pod affinity, and no bound pod with required anti-affinity) is decided per node by the
-    cached static verdict and the pod count, inline: this loop runs for hundreds of nodes per pod.
-    """
-    facts = pod_facts(pod)
-    order = nodes[start:] + nodes[:start] if start else nodes
+    feasible nodes and the rejections of the others, in the order examined."""
     feasible: list[NodeInfo] = []
     rejections: list[Rejection] = []
-    if (facts.host_ports or facts.checked_requests or facts.spread or facts.affinity
-            or cluster.anti_affinity_pods):
-        for ni in order:
-            r = run_filters(pod, ni, cluster)
-            if r is None:
-                feasible.append(ni)
-                if len(feasible) >= enough:
-                    break
-            else:
-                rejections.append(r)
-        return feasible, rejections
-    signature = facts.signature
-    for ni in order:
-        cached = ni.facts_cache
-        node_facts = cached[1] if cached is not None and cached[0] is ni.node else ni.facts()
-        verdict = node_facts.verdicts.get(signature, _UNSET)
-        if verdict is _UNSET:
-            verdict = run_filters(pod, ni, cluster)  # computes and keeps the static verdict
-        elif verdict is None and len(ni.pods) + 1 > node_facts.pod_limit:
-            verdict = Rejection(UNSCHEDULABLE, [ERR_TOO_MANY_PODS])
-        if verdict is None:
+    for ni in nodes[start:] + nodes[:start] if start else nodes:
+        r = run_filters(pod, ni, cluster)
+        if r is None:
             feasible.append(ni)
             if len(feasible) >= enough:
                 break
         else:
-            rejections.append(verdict)
+            rejections.append(r)
     return feasible, rejections
 
 

@@ -81,42 +81,13 @@ def score_nodes(pod: Obj, feasible: list[NodeInfo]) -> list[NodeInfo]:
     return [feasible[i] for i in order]
 
 
-def _plain_totals(pod: Obj, feasible: list[NodeInfo]) -> list[float] | None:
-    """``_totals`` for the common pod (no preferred node affinity) on nodes without PreferNoSchedule
-    taints, in one pass; None when that does not hold. The same arithmetic, so the same floats."""
-    spec = pod.get("spec") or {}
-    if ((spec.get("affinity") or {}).get("nodeAffinity") or {}).get("preferredDuringSchedulingIgnoredDuringExecution"):
-        return None
-    facts = pod_facts(pod)
-    group = facts.group
-    counts = [n.groups.get(group, 0) for n in feasible] if group else [0] * len(feasible)
-    top = max(counts, default=0)
-    pod_cpu, pod_memory = facts.nz_cpu, facts.nz_memory
-    taint = 3 * MAX  # no node has a PreferNoSchedule taint: all score MAX
-    totals = []
-    for n, count in zip(feasible, counts, strict=True):
-        node = n.facts_cache
-        node = node[1] if node is not None and node[0] is n.node else n.facts()
-        if node.soft_taints:
-            return None
-        cached = n.score_cache
-        if cached is not None and cached[2] is node and cached[0] == pod_cpu and cached[1] == pod_memory:
-            resource = cached[3]
-        else:
-            resource = _resource_score(n, pod_cpu, pod_memory)
-        totals.append(resource + 2 * (MAX - count * MAX / top if top > 0 else MAX) + taint)
-    return totals
-
-
 def best_node(pod: Obj, feasible: list[NodeInfo]) -> NodeInfo:
     """The first of ``score_nodes`` without sorting the rest.
 
     Scores are compared rounded to 6 decimals; rounding never reorders, so only the nodes whose
     unrounded score lies within a rounding step of the best can tie with it, and only they are rounded.
     """
-    totals = _plain_totals(pod, feasible)
-    if totals is None:
-        totals = _totals(pod, feasible)
+    totals = _totals(pod, feasible)
     top = max(totals)
     best_score = round(top, 6)
     near = top - 2e-6

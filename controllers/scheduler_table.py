@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from controllers.scheduler_cache import NodeInfo, PodFacts
+from controllers.scheduler_filters import static_verdict
 
 Obj = dict[str, Any]
 
@@ -113,8 +114,8 @@ class NodeTable:
 
     # -- filtering ------------------------------------------------------------------------------
 
-    def _static(self, pod: Obj, facts: PodFacts, verdict: Any) -> np.ndarray:
-        """Which rows pass the static filters for this pod's signature (``verdict(pod, ni)``)."""
+    def _static(self, pod: Obj, facts: PodFacts) -> np.ndarray:
+        """Which rows pass the static filters for this pod's signature."""
         entry = self.masks.get(facts.signature)
         if entry is None:
             if len(self.masks) >= MASK_CAP:
@@ -123,12 +124,11 @@ class NodeTable:
         passes, known = entry
         if not known.all():
             for i in np.flatnonzero(~known).tolist():
-                passes[i] = verdict(pod, self.nodes[i]) is None
+                passes[i] = static_verdict(pod, self.nodes[i]) is None
                 known[i] = True
         return passes
 
-    def feasible_rows(self, pod: Obj, facts: PodFacts, verdict: Any, start: int,
-                      enough: int) -> tuple[np.ndarray, int] | None:
+    def feasible_rows(self, pod: Obj, facts: PodFacts, start: int, enough: int) -> tuple[np.ndarray, int] | None:
         """(rows that fit, in the order examined from ``start`` round; how many rows were examined),
         or None when this pod needs the per-node path (or nothing fits: the per-node path words why)."""
         want_cpu = want_memory = 0
@@ -140,7 +140,7 @@ class NodeTable:
                 want_cpu = exact
             else:
                 want_memory = exact
-        fits = self._static(pod, facts, verdict) & (self.pod_count + 1 <= self.pod_limit)
+        fits = self._static(pod, facts) & (self.pod_count + 1 <= self.pod_limit)
         if want_cpu or want_memory:
             if self.inexact.any():
                 return None

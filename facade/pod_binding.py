@@ -42,7 +42,7 @@ async def bind_pod(rest: RestStore, namespace: str, name: str, binding: Obj, dry
         if dry_run:
             return
         try:
-            await rest.store.update(info.store_key, key, pod, info.strategy.selectable_fields(pod) or None, expected_rv=current.rv)
+            await rest.put(info, key, pod, current)
             return
         except PreconditionFailed:
             continue

@@ -261,6 +261,12 @@ class RestStore:
         f = info.strategy.selectable_fields(obj)
         return f or None
 
+    async def put(self, info: ResourceInfo, key: str, obj: Obj, current: Stored) -> Stored:
+        """Store ``obj`` as the version after ``current`` (storage's PreconditionFailed if another
+        write got in between, KeyNotFound if it is gone): the last step of every update."""
+        return await self.store.update(info.store_key, key, self._storage_form(info, obj), self._fields(info, obj),
+                                       expected_rv=current.rv)
+
     # -- create ----------------------------------------------------------------------------------
 
     async def create(self, info: ResourceInfo, namespace: str, obj: Any, opts: WriteOptions) -> Stored | Obj:
@@ -405,8 +411,7 @@ class RestStore:
         if await self._finalized(info, key, new, current):
             return _deleted_marker(new)
         try:
-            return await self.store.update(info.store_key, key, self._storage_form(info, new), self._fields(info, new),
-                                           expected_rv=current.rv)
+            return await self.put(info, key, new, current)
         except PreconditionFailed:
             raise errors.conflict(info.plural, info.group, name, errors.MODIFIED) from None
         except KeyNotFound:
@@ -508,9 +513,7 @@ class RestStore:
             if opts.dry_run:
                 return obj, False
             try:
-                stored = await self.store.update(
-                    info.store_key, key, self._storage_form(info, obj), self._fields(info, obj), expected_rv=current.rv
-                )
+                stored = await self.put(info, key, obj, current)
             except PreconditionFailed:
                 continue
             return info.load(stored.data), False

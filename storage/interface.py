@@ -16,7 +16,7 @@ from typing import Any, Protocol
 Predicate = Callable[["Stored"], bool]
 
 
-#: ``Stored.decoded`` of a version that is no longer current: readers must not keep a decoding on it
+#: ``Stored.decoded`` of a version superseded a while ago: readers must not keep a decoding on it
 RETIRED: Any = object()
 
 

@@ -9,7 +9,7 @@ import random
 import pytest
 
 from controllers.scheduler import feasible_nodes_to_find
-from controllers.scheduler_filters import Cluster, NodeInfo, find_feasible, pod_facts, static_verdict
+from controllers.scheduler_filters import Cluster, NodeInfo, find_feasible, pod_facts
 from controllers.scheduler_scoring import best_node
 from controllers.scheduler_table import NodeTable
 
@@ -67,7 +67,7 @@ def test_the_table_places_like_the_per_node_path(seed, count):
             by_table[i].set_node(changed)
         pod = _pod(rng, k)
         feasible, rejections = find_feasible(pod, by_path, cluster, start_a, enough)
-        found = table.feasible_rows(pod, pod_facts(pod), static_verdict, start_b, enough)
+        found = table.feasible_rows(pod, pod_facts(pod), start_b, enough)
         if not feasible:
             assert found is None
             continue
@@ -99,7 +99,7 @@ def test_a_request_finer_than_a_nanocore_goes_the_per_node_way():
     table = NodeTable(nodes)
     pod = {"metadata": {"name": "p", "namespace": "ns"},
            "spec": {"containers": [{"name": "c", "resources": {"requests": {"memory": "0.5"}}}]}}
-    assert table.feasible_rows(pod, pod_facts(pod), static_verdict, 0, 3) is None
+    assert table.feasible_rows(pod, pod_facts(pod), 0, 3) is None
 
 
 def test_equal_scores_go_to_the_node_with_fewer_pods_before_the_name():
@@ -120,6 +120,6 @@ def test_equal_scores_go_to_the_node_with_fewer_pods_before_the_name():
     b.add("ns/y", pod("y", "other"))
     table = NodeTable([a, b])
     new = pod("new", "mine")
-    rows, _ = table.feasible_rows(new, pod_facts(new), static_verdict, 0, 2)
+    rows, _ = table.feasible_rows(new, pod_facts(new), 0, 2)
     assert best_node(new, [a, b]).name == "b"
     assert table.best(pod_facts(new), rows).name == "b"
